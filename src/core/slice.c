@@ -1,0 +1,73 @@
+/* slice.c: comparisons and number conversion on slices. */
+#include "core/slice.h"
+
+#include <errno.h>
+
+bool slice_eq(struct slice a, struct slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.p, b.p, a.len) == 0);
+}
+
+bool slice_caseeq(struct slice a, struct slice b)
+{
+    if (a.len != b.len)
+        return false;
+    for (size_t i = 0; i < a.len; i++)
+        if (ascii_lower(a.p[i]) != ascii_lower(b.p[i]))
+            return false;
+    return true;
+}
+
+bool slice_caseeq_str(struct slice a, const char *s)
+{
+    return slice_caseeq(a, slice_from_str(s));
+}
+
+bool slice_eq_str(struct slice a, const char *s)
+{
+    return slice_eq(a, slice_from_str(s));
+}
+
+static bool is_trim_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+struct slice slice_trim(struct slice s)
+{
+    while (s.len && is_trim_space(s.p[0])) {
+        s.p++;
+        s.len--;
+    }
+    while (s.len && is_trim_space(s.p[s.len - 1]))
+        s.len--;
+    return s;
+}
+
+int slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+
+    if (s.len == 0)
+        return EINVAL;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned d = (unsigned char)s.p[i] - '0';
+        if (d > 9)
+            return EINVAL;
+        if (v > (max - d) / 10)
+            return ERANGE;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int slice_to_u32(struct slice s, uint32_t *out)
+{
+    uint64_t v;
+    int err = slice_to_u64(s, UINT32_MAX, &v);
+
+    if (err == 0)
+        *out = (uint32_t)v;
+    return err;
+}

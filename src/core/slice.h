@@ -1,0 +1,80 @@
+/* slice.h: the zero-copy token type every parsed SIP value is made of. */
+#ifndef SIPD_CORE_SLICE_H
+#define SIPD_CORE_SLICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * A run of bytes inside a buffer somebody else owns (usually a message's
+ * receive buffer). Never NUL-terminated, passed by value, never outlives the
+ * buffer. An absent value is {NULL, 0}; a present but empty one has p != NULL.
+ */
+struct slice {
+    const char *p;
+    size_t len;
+};
+
+#define SLICE_NULL ((struct slice){NULL, 0})
+/* A slice over a string literal, without its NUL. */
+#define SLICE_LIT(s) ((struct slice){"" s, sizeof(s) - 1})
+
+static inline struct slice slice_make(const char *p, size_t len)
+{
+    return (struct slice){p, len};
+}
+
+static inline struct slice slice_from_str(const char *s)
+{
+    return (struct slice){s, s ? strlen(s) : 0};
+}
+
+static inline bool slice_present(struct slice s)
+{
+    return s.p != NULL;
+}
+
+static inline const char *slice_end(struct slice s)
+{
+    return s.p + s.len;
+}
+
+/* Byte-wise equality. */
+bool slice_eq(struct slice a, struct slice b);
+/* ASCII case-insensitive equality (header names, hosts, schemes, params). */
+bool slice_caseeq(struct slice a, struct slice b);
+/* Case-insensitive comparison against a NUL-terminated literal. */
+bool slice_caseeq_str(struct slice a, const char *s);
+bool slice_eq_str(struct slice a, const char *s);
+
+/* The slice without leading and trailing SP, HTAB, CR and LF. */
+struct slice slice_trim(struct slice s);
+
+/*
+ * Parses an unsigned decimal of at most 'max' into *out. Leading zeros are
+ * allowed; an empty slice, a non-digit or a value over max is EINVAL / ERANGE.
+ * Returns 0, EINVAL or ERANGE; *out is set only on success.
+ */
+int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
+int slice_to_u32(struct slice s, uint32_t *out);
+
+/* ASCII lower-casing of one byte without locale. */
+static inline char ascii_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* Value of one hex digit, or -1. */
+static inline int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = ascii_lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+#endif

@@ -1,0 +1,607 @@
+/* parse.c: one pass over a SIP message: start line, header table, framing, transaction keys. */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+
+/*
+ * The pass: the start line is split and checked; then each header line is
+ * cut at its LF (continuation lines that start with SP or HTAB belong to
+ * it), its name mapped to a type through the generated hash table, and a
+ * slot appended to msg->hdrs, which grows in the arena by doubling (no
+ * allocation per header). Then the body is framed and the values every
+ * receiver needs (top Via, Call-ID, CSeq, From, To, Max-Forwards,
+ * Content-Length) are decoded. Everything else is decoded on first use.
+ * Bare LF line ends are tolerated as RFC 3261 7.5's robustness advice allows.
+ */
+
+const struct sip_limits sip_limits_default = {
+    .max_msg_len = 65535,
+    .max_headers = 256,
+    .max_header_len = 8192,
+};
+
+#define HDRS_INITIAL 32u
+
+static int fail(struct sip_error *err, const char *base, const char *at, const char *why,
+                unsigned status)
+{
+    err->offset = (size_t)(at - base);
+    err->reason = why;
+    err->detail = NULL;
+    err->status = status;
+    return EBADMSG;
+}
+
+/* End of the line starting at p: points at its LF, or end. */
+static const char *line_end(const char *p, const char *end)
+{
+    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    return lf ? lf : end;
+}
+
+/* The line's content end, before an optional CR. */
+static const char *content_end(const char *p, const char *lf)
+{
+    return (lf > p && lf[-1] == '\r') ? lf - 1 : lf;
+}
+
+static bool is_version(struct slice v, bool *is_2_0)
+{
+    /* "SIP" "/" 1*DIGIT "." 1*DIGIT, SIP case-insensitive */
+    if (v.len < 7 || !slice_caseeq(slice_make(v.p, 4), SLICE_LIT("SIP/")))
+        return false;
+    const char *p = v.p + 4, *end = slice_end(v);
+    const char *d = p;
+    while (p < end && cc_is(*p, CC_DIGIT))
+        p++;
+    if (p == d || p >= end || *p != '.')
+        return false;
+    d = ++p;
+    while (p < end && cc_is(*p, CC_DIGIT))
+        p++;
+    if (p == d || p != end)
+        return false;
+    *is_2_0 = v.len == 7 && v.p[4] == '2' && v.p[6] == '0';
+    return true;
+}
+
+static int parse_request_line(struct sip_msg *msg, const char *base, const char *p,
+                              const char *end, struct sip_error *err)
+{
+    const char *sp1 = p;
+
+    while (sp1 < end && cc_is(*sp1, CC_TOKEN))
+        sp1++;
+    if (sp1 == p || sp1 >= end || *sp1 != ' ')
+        return fail(err, base, sp1, "bad request line", 400);
+    msg->method = slice_make(p, (size_t)(sp1 - p));
+    msg->method_id = sip_method_lookup(msg->method);
+    const char *sp2 = end;
+    while (sp2 > sp1 && sp2[-1] != ' ')
+        sp2--;
+    sp2--; /* the last SP */
+    if (sp2 == sp1)
+        return fail(err, base, sp1, "bad request line", 400);
+    if (sp1[1] == ' ')
+        return fail(err, base, sp1 + 1, "extra whitespace in request line", 400);
+    if (sp2 + 1 == end || sp2[-1] == ' ')
+        return fail(err, base, sp2, "extra whitespace in request line", 400);
+    msg->ruri_text = slice_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    msg->version = slice_make(sp2 + 1, (size_t)(end - sp2 - 1));
+    bool v20;
+    if (!is_version(msg->version, &v20))
+        return fail(err, base, sp2 + 1, "bad SIP version", 400);
+    if (!v20)
+        return fail(err, base, sp2 + 1, "SIP version not supported", 505);
+    const char *why;
+    if (sip_uri_parse(&msg->ruri, msg->ruri_text, &why) != 0) {
+        fail(err, base, sp1 + 1, "bad Request-URI", 400);
+        err->detail = why;
+        return EBADMSG;
+    }
+    return 0;
+}
+
+static int parse_status_line(struct sip_msg *msg, const char *base, const char *p,
+                             const char *end, struct sip_error *err)
+{
+    const char *sp = memchr(p, ' ', (size_t)(end - p));
+
+    if (!sp)
+        return fail(err, base, p, "bad status line", 0);
+    msg->version = slice_make(p, (size_t)(sp - p));
+    bool v20;
+    if (!is_version(msg->version, &v20) || !v20)
+        return fail(err, base, p, "bad SIP version in status line", 0);
+    const char *c = sp + 1, *q = c;
+    while (q < end && cc_is(*q, CC_DIGIT))
+        q++;
+    uint64_t code;
+    if (q - c != 3 || slice_to_u64(slice_make(c, 3), 999, &code) != 0 || code < 100 ||
+        code > 699)
+        return fail(err, base, c, "bad status code", 0);
+    if (q < end && *q != ' ')
+        return fail(err, base, q, "bad status line", 0);
+    msg->status = (unsigned)code;
+    msg->reason = q < end ? slice_make(q + 1, (size_t)(end - q - 1)) : slice_make(q, 0);
+    return 0;
+}
+
+static int grow_hdrs(struct sip_msg *msg, const struct sip_limits *lim)
+{
+    unsigned cap = msg->hdr_cap ? msg->hdr_cap * 2 : HDRS_INITIAL;
+
+    if (cap > lim->max_headers)
+        cap = lim->max_headers;
+    struct sip_hdr *h = arena_alloc(msg->arena, cap * sizeof(*h));
+    if (!h)
+        return ENOMEM;
+    if (msg->hdr_count)
+        memcpy(h, msg->hdrs, msg->hdr_count * sizeof(*h));
+    msg->hdrs = h;
+    msg->hdr_cap = cap;
+    return 0;
+}
+
+/* Splits the header block; *body_start is set past the empty line, or NULL
+ * when the buffer ended first. */
+static int split_headers(struct sip_msg *msg, const char *base, const char *p, const char *end,
+                         const struct sip_limits *lim, const char **body_start,
+                         struct sip_error *err)
+{
+    uint16_t last[SIP_HDR_COUNT];
+
+    memset(last, 0, sizeof(last));
+    *body_start = NULL;
+    while (p < end) {
+        const char *lf = line_end(p, end);
+        const char *ce = content_end(p, lf);
+        if (ce == p) { /* the empty line */
+            *body_start = lf < end ? lf + 1 : end;
+            return 0;
+        }
+        if (cc_is(*p, CC_WS))
+            return fail(err, base, p, "folded line without a header", 400);
+        /* continuation lines */
+        while (lf < end && lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t')) {
+            lf = line_end(lf + 1, end);
+            ce = content_end(p, lf);
+        }
+        const char *next = lf < end ? lf + 1 : end;
+        if ((size_t)(next - p) > lim->max_header_len)
+            return fail(err, base, p, "header line too long", 400);
+        const char *n = p;
+        while (n < ce && cc_is(*n, CC_TOKEN))
+            n++;
+        struct slice name = slice_make(p, (size_t)(n - p));
+        n = skip_lws(n, ce);
+        if (name.len == 0 || n >= ce || *n != ':')
+            return fail(err, base, p, "header line without a colon", 400);
+        if (msg->hdr_count == msg->hdr_cap) {
+            if (msg->hdr_count >= lim->max_headers)
+                return fail(err, base, p, "too many headers", 400);
+            if (grow_hdrs(msg, lim) != 0)
+                return ENOMEM;
+        }
+        struct sip_hdr *h = &msg->hdrs[msg->hdr_count];
+        h->line = slice_make(p, (size_t)(next - p));
+        h->name = name;
+        h->value = slice_trim(slice_make(n + 1, (size_t)(ce - n - 1)));
+        h->type = (uint16_t)sip_hdr_lookup(name.p, name.len);
+        h->next = 0;
+        msg->hdr_count++;
+        if (last[h->type])
+            msg->hdrs[last[h->type] - 1].next = (uint16_t)msg->hdr_count;
+        else
+            msg->first[h->type] = (uint16_t)msg->hdr_count;
+        last[h->type] = (uint16_t)msg->hdr_count;
+        msg->count[h->type]++;
+        p = next;
+    }
+    return 0;
+}
+
+/* Reasons for a second header that may occur once. */
+static const char *duplicate_reason(enum sip_hdr_type t)
+{
+    switch (t) {
+    case SIP_HDR_CALL_ID: return "duplicate Call-ID";
+    case SIP_HDR_CSEQ: return "duplicate CSeq";
+    case SIP_HDR_FROM: return "duplicate From";
+    case SIP_HDR_TO: return "duplicate To";
+    case SIP_HDR_MAX_FORWARDS: return "duplicate Max-Forwards";
+    case SIP_HDR_CONTENT_LENGTH: return "duplicate Content-Length";
+    case SIP_HDR_CONTENT_TYPE: return "duplicate Content-Type";
+    case SIP_HDR_EXPIRES: return "duplicate Expires";
+    default: return NULL;
+    }
+}
+
+static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type t)
+{
+    return msg->first[t] ? &msg->hdrs[msg->first[t] - 1] : NULL;
+}
+
+static int decode_keys(struct sip_msg *msg, const char *base, struct sip_error *err)
+{
+    const struct sip_hdr *h;
+    const char *why;
+
+    for (unsigned t = 1; t < SIP_HDR_COUNT; t++) {
+        if (msg->count[t] > 1) {
+            const char *r = duplicate_reason((enum sip_hdr_type)t);
+            if (r) {
+                const struct sip_hdr *second = &msg->hdrs[msg->hdrs[msg->first[t] - 1].next - 1];
+                return fail(err, base, second->line.p, r, 400);
+            }
+        }
+    }
+    h = hdr_at(msg, SIP_HDR_VIA);
+    if (!h)
+        return fail(err, base, msg->data.p, "missing Via", 400);
+    struct sip_list_iter it;
+    struct slice item;
+    sip_list_iter_init(&it, h->value);
+    if (!sip_list_next(&it, &item) || it.empty)
+        return fail(err, base, h->value.p, "bad Via: empty value", 400);
+    if (sip_via_parse(&msg->via, item, &why) != 0)
+        return fail(err, base, h->value.p, why, 400);
+    msg->via_count_hint = 1;
+    while (sip_list_next(&it, &item))
+        msg->via_count_hint++;
+    if (it.empty || it.bad)
+        return fail(err, base, h->value.p, "bad Via: empty value", 400);
+
+    h = hdr_at(msg, SIP_HDR_CALL_ID);
+    if (!h)
+        return fail(err, base, msg->data.p, "missing Call-ID", 400);
+    msg->call_id = h->value;
+    if (msg->call_id.len == 0)
+        return fail(err, base, h->line.p, "empty Call-ID", 400);
+    for (size_t i = 0; i < msg->call_id.len; i++)
+        if (!cc_is(msg->call_id.p[i], CC_WORD) && msg->call_id.p[i] != '@')
+            return fail(err, base, msg->call_id.p + i, "bad Call-ID", 400);
+
+    h = hdr_at(msg, SIP_HDR_CSEQ);
+    if (!h)
+        return fail(err, base, msg->data.p, "missing CSeq", 400);
+    if (sip_cseq_parse(&msg->cseq, h->value, &why) != 0)
+        return fail(err, base, h->value.p, why, 400);
+
+    h = hdr_at(msg, SIP_HDR_FROM);
+    if (!h)
+        return fail(err, base, msg->data.p, "missing From", 400);
+    if (sip_nameaddr_parse(&msg->from, h->value, false, &why) != 0) {
+        fail(err, base, h->value.p, "bad From", 400);
+        err->detail = why;
+        return EBADMSG;
+    }
+
+    h = hdr_at(msg, SIP_HDR_TO);
+    if (!h)
+        return fail(err, base, msg->data.p, "missing To", 400);
+    if (sip_nameaddr_parse(&msg->to, h->value, false, &why) != 0) {
+        fail(err, base, h->value.p, "bad To", 400);
+        err->detail = why;
+        return EBADMSG;
+    }
+
+    h = hdr_at(msg, SIP_HDR_MAX_FORWARDS);
+    if (h) {
+        uint64_t mf;
+        int e = slice_to_u64(h->value, 0x7fffffff, &mf);
+        if (e != 0)
+            return fail(err, base, h->value.p, "bad Max-Forwards", 400);
+        msg->max_forwards = (int)mf;
+    }
+    return 0;
+}
+
+static int frame_body(struct sip_msg *msg, const char *base, const char *body, const char *end,
+                      unsigned flags, struct sip_error *err)
+{
+    const struct sip_hdr *h = hdr_at(msg, SIP_HDR_CONTENT_LENGTH);
+
+    if (h) {
+        uint64_t cl;
+        int e = slice_to_u64(h->value, 0x7fffffff, &cl);
+        if (e == ERANGE)
+            return fail(err, base, h->value.p, "Content-Length too large", 400);
+        if (e != 0)
+            return fail(err, base, h->value.p, "bad Content-Length", 400);
+        if (msg->count[SIP_HDR_CONTENT_LENGTH] > 1)
+            return fail(err, base, h->value.p, "duplicate Content-Length", 400);
+        if (cl > (uint64_t)(end - body))
+            return fail(err, base, h->value.p, "Content-Length larger than the body", 400);
+        msg->content_length = (long)cl;
+        msg->body = slice_make(body, (size_t)cl);
+        msg->trailing = (size_t)(end - body) - (size_t)cl;
+    } else {
+        if (flags & SIP_PARSE_STREAM)
+            return fail(err, base, body, "missing Content-Length", 400);
+        msg->body = slice_make(body, (size_t)(end - body));
+    }
+    msg->data = slice_make(msg->data.p, (size_t)(slice_end(msg->body) - msg->data.p));
+    return 0;
+}
+
+int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, size_t len,
+                  const struct sip_limits *lim, unsigned flags, struct sip_error *err)
+{
+    const char *p = buf, *end = buf + len, *body;
+    int ret;
+
+    memset(msg, 0, sizeof(*msg));
+    msg->arena = arena;
+    msg->max_forwards = -1;
+    msg->content_length = -1;
+    msg->expires = -1;
+    err->offset = 0;
+    err->reason = NULL;
+    err->detail = NULL;
+    err->status = 0;
+    if (!lim)
+        lim = &sip_limits_default;
+    bool too_big = len > lim->max_msg_len;
+
+    /* RFC 3261 7.5: ignore CRLFs before the start line */
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    if (p == end)
+        return fail(err, buf, p, "empty message", 0);
+    msg->data = slice_make(p, (size_t)(end - p));
+    const char *lf = line_end(p, end);
+    const char *ce = content_end(p, lf);
+    msg->is_request = !(ce - p >= 4 && slice_caseeq(slice_make(p, 4), SLICE_LIT("SIP/")));
+    ret = msg->is_request ? parse_request_line(msg, buf, p, ce, err)
+                          : parse_status_line(msg, buf, p, ce, err);
+    if (lf == end)
+        return ret ? ret : fail(err, buf, end, "no header section", msg->is_request ? 400 : 0);
+    /* A request line with a method still gets its headers split, so an
+     * error reply can be built; a broken status line stops here. */
+    if (ret && !(msg->is_request && slice_present(msg->method)))
+        return ret;
+    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, err);
+    if (sret == ENOMEM)
+        return ENOMEM;
+    msg->headers_ok = true;
+    if (ret)
+        return ret;
+    if (sret)
+        return sret;
+    if (too_big) {
+        fail(err, buf, buf + lim->max_msg_len, "message too large", 513);
+        return EMSGSIZE;
+    }
+    if (!body)
+        return fail(err, buf, end, "no empty line after the headers", 400);
+    ret = decode_keys(msg, buf, err);
+    if (ret)
+        return ret;
+    msg->keys_ok = true;
+    ret = frame_body(msg, buf, body, end, flags, err);
+    if (ret)
+        return ret;
+    if (!msg->is_request && msg->status == 0)
+        return fail(err, buf, p, "bad status line", 0);
+    return 0;
+}
+
+int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *skip,
+                     size_t *msg_len, struct sip_error *err)
+{
+    const char *p = buf, *end = buf + len;
+
+    if (!lim)
+        lim = &sip_limits_default;
+    err->offset = 0;
+    err->reason = NULL;
+    err->detail = NULL;
+    err->status = 0;
+    while (p < end && (*p == '\r' || *p == '\n'))
+        p++;
+    *skip = (size_t)(p - buf);
+    const char *start = p;
+    long cl = -1;
+    /* header lines up to the empty line; we only need Content-Length */
+    for (;;) {
+        const char *lf = memchr(p, '\n', (size_t)(end - p));
+        if (!lf) {
+            if ((size_t)(end - start) > lim->max_msg_len) {
+                fail(err, buf, end, "message too large", 513);
+                return EMSGSIZE;
+            }
+            return ENODATA;
+        }
+        const char *ce = content_end(p, lf);
+        if (ce == p && p != start)
+            break; /* the empty line */
+        if (p != start && (*p == 'l' || *p == 'L' || *p == 'c' || *p == 'C')) {
+            const char *n = p;
+            while (n < ce && cc_is(*n, CC_TOKEN))
+                n++;
+            if (sip_hdr_lookup(p, (size_t)(n - p)) == SIP_HDR_CONTENT_LENGTH) {
+                n = skip_lws(n, ce);
+                if (n >= ce || *n != ':')
+                    return fail(err, buf, p, "bad Content-Length", 400);
+                /* a folded value: take the continuation lines too */
+                const char *ve = lf;
+                while (ve + 1 < end && (ve[1] == ' ' || ve[1] == '\t')) {
+                    const char *nl = memchr(ve + 1, '\n', (size_t)(end - ve - 1));
+                    if (!nl)
+                        return ENODATA;
+                    ve = nl;
+                }
+                uint64_t v;
+                int e = slice_to_u64(slice_trim(slice_make(n + 1, (size_t)(ve - n - 1))),
+                                     0x7fffffff, &v);
+                if (e != 0)
+                    return fail(err, buf, n + 1, "bad Content-Length", 400);
+                if (cl >= 0 && (uint64_t)cl != v)
+                    return fail(err, buf, p, "conflicting Content-Length", 400);
+                cl = (long)v;
+            }
+        }
+        p = lf + 1;
+        if ((size_t)(p - start) > lim->max_msg_len) {
+            fail(err, buf, p, "message too large", 513);
+            return EMSGSIZE;
+        }
+    }
+    const char *body = memchr(p, '\n', (size_t)(end - p)) + 1;
+    if (cl < 0)
+        return fail(err, buf, body, "missing Content-Length", 400);
+    size_t total = (size_t)(body - start) + (size_t)cl;
+    if (total > lim->max_msg_len) {
+        fail(err, buf, body, "message too large", 513);
+        return EMSGSIZE;
+    }
+    if ((size_t)(end - start) < total)
+        return ENODATA;
+    *msg_len = total;
+    return 0;
+}
+
+const struct sip_hdr *sip_msg_hdr(const struct sip_msg *msg, enum sip_hdr_type t)
+{
+    return ((unsigned)t < SIP_HDR_COUNT && msg->first[t]) ? &msg->hdrs[msg->first[t] - 1] : NULL;
+}
+
+const struct sip_hdr *sip_msg_hdr_next(const struct sip_msg *msg, const struct sip_hdr *h)
+{
+    return h->next ? &msg->hdrs[h->next - 1] : NULL;
+}
+
+const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, struct slice name)
+{
+    for (unsigned i = 0; i < msg->hdr_count; i++)
+        if (slice_caseeq(msg->hdrs[i].name, name))
+            return &msg->hdrs[i];
+    return NULL;
+}
+
+/* Counts and decodes every value of a list header into an arena array. */
+static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, void **out,
+                       unsigned *n, const char **reason,
+                       int (*decode)(void *elem, struct slice text, const char **reason))
+{
+    unsigned total = 0;
+    struct sip_list_iter it;
+    struct slice item;
+
+    for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
+        sip_list_iter_init(&it, h->value);
+        while (sip_list_next(&it, &item))
+            total++;
+        if (it.bad || it.empty) {
+            *reason = it.bad ? "unbalanced quote or bracket" : "empty list element";
+            return EBADMSG;
+        }
+    }
+    if (total > msg->hdr_cap * 64u + 64u) {
+        *reason = "too many values";
+        return EBADMSG;
+    }
+    char *arr = total ? arena_alloc(msg->arena, total * elem_size) : NULL;
+    if (total && !arr)
+        return ENOMEM;
+    unsigned i = 0;
+    for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
+        sip_list_iter_init(&it, h->value);
+        while (sip_list_next(&it, &item)) {
+            if (decode(arr + (size_t)i * elem_size, item, reason) != 0)
+                return EBADMSG;
+            i++;
+        }
+    }
+    *out = arr;
+    *n = total;
+    return 0;
+}
+
+static int decode_via(void *elem, struct slice text, const char **reason)
+{
+    return sip_via_parse(elem, text, reason);
+}
+
+static int decode_contact(void *elem, struct slice text, const char **reason)
+{
+    return sip_nameaddr_parse(elem, text, true, reason);
+}
+
+int sip_msg_vias(struct sip_msg *msg, const char **reason)
+{
+    if (msg->decoded & SIP_DEC_VIAS)
+        return 0;
+    void *arr = NULL;
+    int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), &arr, &msg->via_n, reason,
+                          decode_via);
+    if (ret)
+        return ret;
+    msg->vias = arr;
+    msg->decoded |= SIP_DEC_VIAS;
+    return 0;
+}
+
+int sip_msg_contacts(struct sip_msg *msg, const char **reason)
+{
+    if (msg->decoded & SIP_DEC_CONTACTS)
+        return 0;
+    void *arr = NULL;
+    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), &arr,
+                          &msg->contact_n, reason, decode_contact);
+    if (ret)
+        return ret;
+    msg->contacts = arr;
+    for (unsigned i = 0; i < msg->contact_n; i++) {
+        if (msg->contacts[i].star && msg->contact_n > 1) {
+            *reason = "Contact * with other contacts";
+            return EBADMSG;
+        }
+    }
+    msg->decoded |= SIP_DEC_CONTACTS;
+    return 0;
+}
+
+int sip_msg_expires(struct sip_msg *msg, const char **reason)
+{
+    if (msg->decoded & SIP_DEC_EXPIRES)
+        return 0;
+    const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
+    msg->expires = -1;
+    if (h) {
+        uint64_t v;
+        int e = slice_to_u64(h->value, UINT32_MAX, &v);
+        if (e == ERANGE) {
+            v = UINT32_MAX; /* RFC 3261 20.19: a larger value means 2**32-1 */
+        } else if (e) {
+            *reason = "bad Expires";
+            return EBADMSG;
+        }
+        msg->expires = (long)v;
+    }
+    msg->decoded |= SIP_DEC_EXPIRES;
+    return 0;
+}
+
+int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
+{
+    uint32_t bit = proxy ? SIP_DEC_PROXY_AUTH : SIP_DEC_AUTH;
+    struct sip_digest *d = proxy ? &msg->proxy_auth : &msg->auth;
+    bool *has = proxy ? &msg->has_proxy_auth : &msg->has_auth;
+    enum sip_hdr_type t = proxy ? SIP_HDR_PROXY_AUTHORIZATION : SIP_HDR_AUTHORIZATION;
+
+    if (msg->decoded & bit)
+        return 0;
+    *has = false;
+    for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
+        if (sip_digest_parse(d, h->value, reason) != 0)
+            return EBADMSG;
+        if (slice_caseeq_str(d->scheme, "Digest")) {
+            *has = true;
+            break;
+        }
+    }
+    msg->decoded |= bit;
+    return 0;
+}

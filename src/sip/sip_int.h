@@ -1,0 +1,65 @@
+/* sip_int.h: private helpers shared by the files of src/sip/. */
+#ifndef SIPD_SIP_INT_H
+#define SIPD_SIP_INT_H
+
+#include <stdint.h>
+
+#include "sip/sip.h"
+
+/* Character classes of RFC 3261 25.1, one bit each. */
+enum {
+    CC_TOKEN = 1u << 0,  /* token */
+    CC_WS = 1u << 1,     /* SP HTAB CR LF: LWS once folding is allowed */
+    CC_USER = 1u << 2,   /* user part: unreserved / escaped / user-unreserved */
+    CC_PASS = 1u << 3,   /* password */
+    CC_HOST = 1u << 4,   /* hostname letters: alphanum - . _ */
+    CC_PARAM = 1u << 5,  /* URI paramchar: unreserved / escaped / param-unreserved */
+    CC_HNV = 1u << 6,    /* URI header name/value: unreserved / escaped / hnv-unreserved */
+    CC_DIGIT = 1u << 7,
+    CC_ALPHA = 1u << 8,
+    CC_SCHEME = 1u << 9, /* after the first letter of a scheme: alnum + - . */
+    CC_WORD = 1u << 10,  /* Call-ID word */
+    CC_URIC = 1u << 11,  /* any character an absolute URI may hold */
+};
+
+extern const uint16_t sip_cclass[256];
+
+static inline int cc_is(char c, unsigned cls)
+{
+    return (sip_cclass[(unsigned char)c] & cls) != 0;
+}
+
+/* Skips SP, HTAB, CR and LF (LWS inside a header value, whose folding
+ * the header splitter has already validated). */
+static inline const char *skip_lws(const char *p, const char *end)
+{
+    while (p < end && cc_is(*p, CC_WS))
+        p++;
+    return p;
+}
+
+static inline const char *skip_token(const char *p, const char *end)
+{
+    while (p < end && cc_is(*p, CC_TOKEN))
+        p++;
+    return p;
+}
+
+/* Scans a quoted-string starting at the opening quote. Returns a pointer
+ * after the closing quote, or NULL when it is not terminated. */
+const char *sip_scan_quoted(const char *p, const char *end);
+
+/* Validates a host (hostname, IPv4 or bracketed IPv6) at [p, end); sets
+ * *host (brackets excluded) and *type. Returns the end of the host, or NULL. */
+const char *sip_scan_host(const char *p, const char *end, struct slice *host, uint8_t *type);
+bool sip_ipv6_valid(const char *p, size_t len);
+bool sip_ipv4_valid(const char *p, size_t len);
+
+/*
+ * Parses header parameters (";" name ["=" value]) with LWS allowed around
+ * every delimiter, from p to end. Sets *params to the run. Returns 0 or
+ * EBADMSG with *reason. Values are token, host or quoted-string.
+ */
+int sip_scan_params(const char *p, const char *end, struct slice *params, const char **reason);
+
+#endif

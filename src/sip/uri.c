@@ -1,0 +1,391 @@
+/* uri.c: SIP, SIPS and tel URIs (RFC 3261 19.1, RFC 3966), parameters, escapes, comparison. */
+#include "sip/sip_int.h"
+
+#include <errno.h>
+
+static int fail(const char **reason, const char *why)
+{
+    *reason = why;
+    return EBADMSG;
+}
+
+/* Checks that every byte of [p, end) is in cls and every '%' starts a valid escape. */
+static bool escaped_run_valid(const char *p, const char *end, unsigned cls)
+{
+    while (p < end) {
+        if (*p == '%') {
+            if (end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
+                return false;
+            p += 3;
+            continue;
+        }
+        if (!cc_is(*p, cls))
+            return false;
+        p++;
+    }
+    return true;
+}
+
+/* URI parameters: *( ";" pname [ "=" pvalue ] ), no LWS. */
+static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
+                            const char **reason)
+{
+    while (p < end) {
+        if (*p != ';')
+            return fail(reason, "bad URI parameter");
+        const char *name = ++p;
+        while (p < end && *p != '=' && *p != ';')
+            p++;
+        struct slice n = slice_make(name, (size_t)(p - name));
+        struct slice v = SLICE_NULL;
+        if (n.len == 0 || !escaped_run_valid(n.p, slice_end(n), CC_PARAM))
+            return fail(reason, "bad URI parameter");
+        if (p < end && *p == '=') {
+            const char *val = ++p;
+            while (p < end && *p != ';')
+                p++;
+            v = slice_make(val, (size_t)(p - val));
+            if (v.len == 0 || !escaped_run_valid(v.p, slice_end(v), CC_PARAM))
+                return fail(reason, "bad URI parameter value");
+        }
+        switch (n.len) {
+        case 2:
+            if (slice_caseeq_str(n, "lr"))
+                uri->lr = true;
+            break;
+        case 3:
+            if (slice_caseeq_str(n, "ttl"))
+                uri->ttl = v;
+            break;
+        case 4:
+            if (slice_caseeq_str(n, "user"))
+                uri->user_param = v;
+            break;
+        case 5:
+            if (slice_caseeq_str(n, "maddr"))
+                uri->maddr = v;
+            break;
+        case 9:
+            if (slice_caseeq_str(n, "transport"))
+                uri->transport = v;
+            break;
+        }
+    }
+    return 0;
+}
+
+static int parse_uri_headers(const char *p, const char *end, const char **reason)
+{
+    /* hname "=" hvalue *( "&" hname "=" hvalue ); hvalue may be empty */
+    while (p < end) {
+        const char *name = p;
+        while (p < end && *p != '=' && *p != '&')
+            p++;
+        if (p == name || !escaped_run_valid(name, p, CC_HNV))
+            return fail(reason, "bad URI header");
+        if (p < end && *p == '=') {
+            const char *val = ++p;
+            while (p < end && *p != '&')
+                p++;
+            if (!escaped_run_valid(val, p, CC_HNV))
+                return fail(reason, "bad URI header value");
+        }
+        if (p < end)
+            p++; /* '&' */
+    }
+    return 0;
+}
+
+static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const char **reason)
+{
+    const char *at = memchr(p, '@', (size_t)(end - p));
+
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *user_end = colon ? colon : at;
+        if (user_end == p)
+            return fail(reason, "empty user in URI");
+        if (!escaped_run_valid(p, user_end, CC_USER))
+            return fail(reason, "bad user in URI");
+        uri->user = slice_make(p, (size_t)(user_end - p));
+        if (colon) {
+            if (!escaped_run_valid(colon + 1, at, CC_PASS))
+                return fail(reason, "bad password in URI");
+            uri->password = slice_make(colon + 1, (size_t)(at - colon - 1));
+        }
+        p = at + 1;
+    }
+    p = sip_scan_host(p, end, &uri->host, &uri->host_type);
+    if (!p)
+        return fail(reason, "bad host in URI");
+    if (p < end && *p == ':') {
+        const char *ps = ++p;
+        while (p < end && cc_is(*p, CC_DIGIT))
+            p++;
+        uri->port_str = slice_make(ps, (size_t)(p - ps));
+        uint64_t port;
+        if (slice_to_u64(uri->port_str, 65535, &port) != 0 || port == 0)
+            return fail(reason, "bad port in URI");
+        uri->port = (uint16_t)port;
+    }
+    const char *q = p < end ? memchr(p, '?', (size_t)(end - p)) : NULL;
+    const char *params_end = q ? q : end;
+    if (p < params_end && *p != ';')
+        return fail(reason, "bad host in URI");
+    uri->params = slice_make(p, (size_t)(params_end - p));
+    if (parse_uri_params(uri, p, params_end, reason) != 0)
+        return EBADMSG;
+    if (q) {
+        uri->headers = slice_make(q + 1, (size_t)(end - q - 1));
+        if (parse_uri_headers(q + 1, end, reason) != 0)
+            return EBADMSG;
+    }
+    return 0;
+}
+
+static bool tel_char(char c)
+{
+    return cc_is(c, CC_DIGIT) || hex_value(c) >= 0 || c == '+' || c == '-' || c == '.' ||
+           c == '(' || c == ')' || c == '*' || c == '#' || c == 'p' || c == 'w' ||
+           c == 'P' || c == 'W';
+}
+
+static int parse_tel(struct sip_uri *uri, const char *p, const char *end, const char **reason)
+{
+    const char *s = p;
+
+    while (p < end && tel_char(*p))
+        p++;
+    if (p == s)
+        return fail(reason, "empty tel number");
+    uri->user = slice_make(s, (size_t)(p - s));
+    uri->params = slice_make(p, (size_t)(end - p));
+    return parse_uri_params(uri, p, end, reason);
+}
+
+int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
+{
+    const char *p = text.p, *end = slice_end(text);
+
+    memset(uri, 0, sizeof(*uri));
+    uri->raw = text;
+    if (text.len == 0)
+        return fail(reason, "empty URI");
+    if (!cc_is(*p, CC_ALPHA))
+        return fail(reason, "bad URI scheme");
+    p++;
+    while (p < end && cc_is(*p, CC_SCHEME))
+        p++;
+    if (p >= end || *p != ':')
+        return fail(reason, "bad URI scheme");
+    uri->scheme = slice_make(text.p, (size_t)(p - text.p));
+    p++;
+    if (uri->scheme.len == 3 && slice_caseeq_str(uri->scheme, "sip")) {
+        uri->scheme_id = SIP_URI_SIP;
+        return parse_sip(uri, p, end, reason);
+    }
+    if (uri->scheme.len == 4 && slice_caseeq_str(uri->scheme, "sips")) {
+        uri->scheme_id = SIP_URI_SIPS;
+        return parse_sip(uri, p, end, reason);
+    }
+    if (uri->scheme.len == 3 && slice_caseeq_str(uri->scheme, "tel")) {
+        uri->scheme_id = SIP_URI_TEL;
+        return parse_tel(uri, p, end, reason);
+    }
+    uri->scheme_id = SIP_URI_OTHER;
+    uri->opaque = slice_make(p, (size_t)(end - p));
+    if (uri->opaque.len == 0 || !escaped_run_valid(p, end, CC_URIC))
+        return fail(reason, "bad URI");
+    return 0;
+}
+
+long sip_unescape(struct slice s, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (c == '%') {
+            if (i + 2 >= s.len)
+                return -1;
+            int hi = hex_value(s.p[i + 1]), lo = hex_value(s.p[i + 2]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n >= cap)
+            return -1;
+        out[n++] = c;
+    }
+    return (long)n;
+}
+
+/* Reads one possibly escaped character; returns the next index. */
+static size_t next_char(struct slice s, size_t i, int *c)
+{
+    if (s.p[i] == '%' && i + 2 < s.len && hex_value(s.p[i + 1]) >= 0 &&
+        hex_value(s.p[i + 2]) >= 0) {
+        *c = hex_value(s.p[i + 1]) * 16 + hex_value(s.p[i + 2]);
+        return i + 3;
+    }
+    *c = (unsigned char)s.p[i];
+    return i + 1;
+}
+
+bool sip_escaped_eq(struct slice a, struct slice b, bool case_insensitive)
+{
+    size_t i = 0, j = 0;
+
+    while (i < a.len && j < b.len) {
+        int ca, cb;
+        i = next_char(a, i, &ca);
+        j = next_char(b, j, &cb);
+        if (case_insensitive) {
+            ca = ascii_lower((char)ca);
+            cb = ascii_lower((char)cb);
+        }
+        if (ca != cb)
+            return false;
+    }
+    return i == a.len && j == b.len;
+}
+
+/* Parameters that must match when either URI has them (RFC 3261 19.1.4). */
+static bool param_must_match(struct slice name)
+{
+    static const char *const names[] = {"user", "ttl", "method", "maddr", "transport"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (slice_caseeq_str(name, names[i]))
+            return true;
+    return false;
+}
+
+/* Finds a URI parameter (no LWS) by name in a ";a=b;c" run. */
+static bool uri_param_find(struct slice params, struct slice name, struct slice *value)
+{
+    const char *p = params.p, *end = slice_end(params);
+
+    while (p < end) {
+        const char *n = ++p; /* skip ';' */
+        while (p < end && *p != '=' && *p != ';')
+            p++;
+        struct slice pn = slice_make(n, (size_t)(p - n));
+        struct slice pv = SLICE_NULL;
+        if (p < end && *p == '=') {
+            const char *v = ++p;
+            while (p < end && *p != ';')
+                p++;
+            pv = slice_make(v, (size_t)(p - v));
+        }
+        if (sip_escaped_eq(pn, name, true)) {
+            *value = pv;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool params_subset_match(struct slice a, struct slice b)
+{
+    const char *p = a.p, *end = slice_end(a);
+
+    while (p < end) {
+        const char *n = ++p;
+        while (p < end && *p != '=' && *p != ';')
+            p++;
+        struct slice pn = slice_make(n, (size_t)(p - n));
+        struct slice pv = SLICE_NULL;
+        if (p < end && *p == '=') {
+            const char *v = ++p;
+            while (p < end && *p != ';')
+                p++;
+            pv = slice_make(v, (size_t)(p - v));
+        }
+        struct slice other;
+        if (uri_param_find(b, pn, &other)) {
+            if (!sip_escaped_eq(pv, other, true))
+                return false;
+        } else if (param_must_match(pn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b)
+{
+    if (a->scheme_id != b->scheme_id)
+        return false;
+    if (a->scheme_id == SIP_URI_OTHER)
+        return slice_caseeq(a->scheme, b->scheme) && slice_eq(a->opaque, b->opaque);
+    if (slice_present(a->user) != slice_present(b->user) ||
+        !sip_escaped_eq(a->user, b->user, a->scheme_id == SIP_URI_TEL))
+        return false;
+    if (slice_present(a->password) != slice_present(b->password) ||
+        !sip_escaped_eq(a->password, b->password, false))
+        return false;
+    if (!slice_caseeq(a->host, b->host) || a->port != b->port)
+        return false;
+    if (!params_subset_match(a->params, b->params) || !params_subset_match(b->params, a->params))
+        return false;
+    /* headers: every header in either must be in both with equal values;
+     * compared as written, after escapes, in order */
+    return sip_escaped_eq(a->headers, b->headers, false);
+}
+
+void sip_param_iter_init(struct sip_param_iter *it, struct slice params)
+{
+    it->p = params.p;
+    it->end = slice_end(params);
+}
+
+bool sip_param_next(struct sip_param_iter *it, struct sip_param *param)
+{
+    const char *p = skip_lws(it->p, it->end), *end = it->end;
+
+    if (p >= end || *p != ';')
+        return false;
+    p = skip_lws(p + 1, end);
+    const char *n = p;
+    p = skip_token(p, end);
+    if (p == n)
+        return false;
+    param->name = slice_make(n, (size_t)(p - n));
+    param->value = SLICE_NULL;
+    p = skip_lws(p, end);
+    if (p < end && *p == '=') {
+        p = skip_lws(p + 1, end);
+        const char *v = p;
+        if (p < end && *p == '"') {
+            p = sip_scan_quoted(p, end);
+            if (!p)
+                return false;
+        } else {
+            while (p < end && *p != ';' && !cc_is(*p, CC_WS))
+                p++;
+        }
+        param->value = slice_make(v, (size_t)(p - v));
+    }
+    it->p = p;
+    return true;
+}
+
+bool sip_param_find(struct slice params, const char *name, struct sip_param *param)
+{
+    struct sip_param_iter it;
+    struct slice n = slice_from_str(name);
+
+    sip_param_iter_init(&it, params);
+    while (sip_param_next(&it, param))
+        if (slice_caseeq(param->name, n))
+            return true;
+    return false;
+}
+
+struct slice sip_unquote(struct slice v)
+{
+    if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"')
+        return slice_make(v.p + 1, v.len - 2);
+    return v;
+}
