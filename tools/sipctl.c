@@ -1,30 +1,101 @@
 /* sipctl.c: the operator's tool, sipd's counterpart of SER's serctl. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "sipctl.h"
 
+#define DEFAULT_SOCKET "/tmp/sipd_ctl"
+
 static void usage(FILE *f)
 {
-    fputs("usage: sipctl COMMAND [ARGS]\n"
+    fputs("usage: sipctl [-s SOCKET | -c CONFIG] [--json] COMMAND [ARGS]\n"
+          "  -s SOCKET   sipd's control socket (default: the config's ctl_socket, else " DEFAULT_SOCKET ")\n"
+          "  -c CONFIG   read ctl_socket (and later db_url) from this config.json\n"
+          "  --json      print the raw JSON-RPC result\n"
           "commands:\n"
-          "  parse [--pretty] [FILE|-]   print a SIP message as JSON with sipd's verdict\n",
+          "  parse [--pretty] [FILE|-]   print a SIP message as JSON with sipd's verdict (offline)\n"
+          "  version                     the running sipd's version\n"
+          "  stats                       message, reply, error and queue counters\n"
+          "  reload                      reload config.json; prints the error and keeps the old on failure\n",
           f);
+}
+
+/* The config's ctl_socket, copied, or NULL. */
+static char *socket_from_config(const char *path)
+{
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        fprintf(stderr, "sipctl: %s:%d: %s\n", path, jerr.line, jerr.text);
+        return NULL;
+    }
+    const char *s = json_string_value(json_object_get(root, "ctl_socket"));
+    char *copy = strdup(s ? s : DEFAULT_SOCKET);
+    json_decref(root);
+    return copy;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    struct sipctl_opts o = {.socket = NULL};
+    char *from_config = NULL;
+    int i = 1;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "-s") == 0 && i + 1 < argc) {
+            o.socket = argv[++i];
+        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+            o.config = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            o.json = true;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "sipctl: unknown option \"%s\"\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (i >= argc) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "parse") == 0)
-        return sipctl_parse(argc - 1, argv + 1);
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-        usage(stdout);
-        return 0;
+    const char *cmd = argv[i];
+    if (strcmp(cmd, "parse") == 0)
+        return sipctl_parse(argc - i, argv + i);
+    /* the control commands take no arguments but the output option */
+    for (int j = i + 1; j < argc; j++) {
+        if (strcmp(argv[j], "--json") == 0) {
+            o.json = true;
+        } else {
+            fprintf(stderr, "sipctl: %s: unexpected argument \"%s\"\n", cmd, argv[j]);
+            return 2;
+        }
     }
-    fprintf(stderr, "sipctl: unknown command \"%s\"\n", argv[1]);
-    usage(stderr);
-    return 2;
+    if (!o.socket && o.config) {
+        from_config = socket_from_config(o.config);
+        if (!from_config)
+            return 2;
+        o.socket = from_config;
+    }
+    if (!o.socket)
+        o.socket = DEFAULT_SOCKET;
+    int ret;
+    if (strcmp(cmd, "version") == 0)
+        ret = sipctl_version(&o);
+    else if (strcmp(cmd, "stats") == 0)
+        ret = sipctl_stats(&o);
+    else if (strcmp(cmd, "reload") == 0)
+        ret = sipctl_reload(&o);
+    else {
+        fprintf(stderr, "sipctl: unknown command \"%s\"\n", cmd);
+        usage(stderr);
+        ret = 2;
+    }
+    free(from_config);
+    return ret;
 }

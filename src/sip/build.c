@@ -32,44 +32,47 @@ static int put_uint(struct sip_buf *b, unsigned long v)
 }
 
 /* Writes the first Via header line with ;received= and the rport value
- * filled in, keeping every other value of that line as written. */
+ * filled in, keeping every other value of that line as written. A received
+ * parameter already there is replaced, not repeated. */
 static int put_top_via(struct sip_buf *b, const struct sip_msg *msg, const struct sip_hdr *h,
                        struct slice received, unsigned rport)
 {
     const struct sip_via *via = &msg->via;
     bool fill_rport = rport && via->rport && via->rport_value.len == 0;
+    bool set_received = slice_present(received);
     int err = 0;
 
-    if (!msg->keys_ok || (!slice_present(received) && !fill_rport))
+    if (!msg->keys_ok || (!set_received && !fill_rport))
         return put_slice(b, h->line);
-    const char *vs = via->raw.p, *ve = slice_end(via->raw);
+    const char *vs = via->raw.p, *ve = slice_end(via->raw), *copied = vs;
+    struct sip_param_iter it;
+    struct sip_param prm;
+
     err |= put_str(b, "Via: ");
-    if (fill_rport) {
-        /* find the valueless rport parameter inside the params run */
-        struct sip_param_iter it;
-        struct sip_param prm;
-        const char *at = NULL;
-        sip_param_iter_init(&it, via->params);
-        while (sip_param_next(&it, &prm))
-            if (slice_caseeq_str(prm.name, "rport"))
-                at = slice_end(prm.name);
-        if (at) {
-            err |= put(b, vs, (size_t)(at - vs));
+    sip_param_iter_init(&it, via->params);
+    while (sip_param_next(&it, &prm)) {
+        const char *name_end = slice_end(prm.name);
+        if (fill_rport && slice_caseeq_str(prm.name, "rport")) {
+            err |= put(b, copied, (size_t)(name_end - copied));
             err |= put_str(b, "=");
             err |= put_uint(b, rport);
-            vs = at;
-            if (vs < ve && *vs == '=') /* "rport=" with an empty value */
-                vs++;
+            copied = slice_present(prm.value) ? slice_end(prm.value) : name_end;
+        } else if (set_received && slice_caseeq_str(prm.name, "received")) {
+            const char *semi = prm.name.p;
+            while (semi > copied && *semi != ';')
+                semi--;
+            err |= put(b, copied, (size_t)(semi - copied));
+            copied = slice_present(prm.value) ? slice_end(prm.value) : name_end;
         }
     }
-    err |= put(b, vs, (size_t)(ve - vs));
-    if (slice_present(received)) {
+    err |= put(b, copied, (size_t)(ve - copied));
+    if (set_received) {
         err |= put_str(b, ";received=");
         err |= put_slice(b, received);
     }
     /* the rest of this header line (further comma-separated values) */
-    const char *rest = ve, *line_end = slice_end(h->value);
-    err |= put(b, rest, (size_t)(line_end - rest));
+    const char *line_end = slice_end(h->value);
+    err |= put(b, ve, (size_t)(line_end - ve));
     err |= put_str(b, "\r\n");
     return err ? ENOSPC : 0;
 }

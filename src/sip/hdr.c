@@ -153,6 +153,9 @@ bool sip_list_next(struct sip_list_iter *it, struct slice *item)
         if (angle > 0)
             it->bad = true;
         it->p = p < end ? p + 1 : end;
+        /* a comma with nothing after it ends the list with an empty item */
+        if (p < end && skip_lws(p + 1, end) == end)
+            it->empty++;
         *item = slice_trim(slice_make(start, (size_t)(p - start)));
         if (item->len == 0) {
             it->empty++;
@@ -187,7 +190,8 @@ static void via_pick_params(struct sip_via *via)
             break;
         case 6:
             if (slice_caseeq_str(n, "branch"))
-                via->branch = prm.value;
+                /* ";branch" without a value is present but empty: rejected below */
+                via->branch = slice_present(prm.value) ? prm.value : slice_make(n.p, 0);
             break;
         case 8:
             if (slice_caseeq_str(n, "received")) {

@@ -168,8 +168,10 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
             ce = content_end(p, lf);
         }
         const char *next = lf < end ? lf + 1 : end;
-        if ((size_t)(next - p) > lim->max_header_len)
-            return fail(err, base, p, "header line too long", 400);
+        if ((size_t)(next - p) > lim->max_header_len) {
+            fail(err, base, p, "header line too long", 513);
+            return EMSGSIZE; /* a limit, as sip_msg_parse() promises */
+        }
         const char *n = p;
         while (n < ce && cc_is(*n, CC_TOKEN))
             n++;
@@ -178,8 +180,10 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         if (name.len == 0 || n >= ce || *n != ':')
             return fail(err, base, p, "header line without a colon", 400);
         if (msg->hdr_count == msg->hdr_cap) {
-            if (msg->hdr_count >= lim->max_headers)
-                return fail(err, base, p, "too many headers", 400);
+            if (msg->hdr_count >= lim->max_headers) {
+                fail(err, base, p, "too many headers", 513);
+                return EMSGSIZE;
+            }
             if (grow_hdrs(msg, lim) != 0)
                 return ENOMEM;
         }
@@ -361,7 +365,10 @@ int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, siz
      * error reply can be built; a broken status line stops here. */
     if (ret && !(msg->is_request && slice_present(msg->method)))
         return ret;
-    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, err);
+    /* the first fault is the one reported: a request-line error keeps its
+     * reason and status even when a header line is bad too */
+    struct sip_error header_err;
+    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, ret ? &header_err : err);
     if (sret == ENOMEM)
         return ENOMEM;
     msg->headers_ok = true;
@@ -432,13 +439,18 @@ int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, 
                         return ENODATA;
                     ve = nl;
                 }
+                /* the buffer ends after this line: a continuation may follow */
+                if (ve + 1 >= end)
+                    return ENODATA;
                 uint64_t v;
-                int e = slice_to_u64(slice_trim(slice_make(n + 1, (size_t)(ve - n - 1))),
-                                     0x7fffffff, &v);
+                struct slice value = slice_trim(slice_make(n + 1, (size_t)(ve - n - 1)));
+                int e = slice_to_u64(value, 0x7fffffff, &v);
                 if (e != 0)
-                    return fail(err, buf, n + 1, "bad Content-Length", 400);
-                if (cl >= 0 && (uint64_t)cl != v)
-                    return fail(err, buf, p, "conflicting Content-Length", 400);
+                    return fail(err, buf, value.len ? value.p : n + 1, "bad Content-Length", 400);
+                if (cl >= 0)
+                    return fail(err, buf, p, (uint64_t)cl != v ? "conflicting Content-Length"
+                                                               : "duplicate Content-Length",
+                                400);
                 cl = (long)v;
             }
         }

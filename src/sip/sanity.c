@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 static void reply(struct sip_verdict *v, unsigned code, const char *detail)
 {
@@ -85,16 +86,34 @@ static void sanity_request(struct sip_msg *msg, const struct sip_sanity_cfg *cfg
             reply(v, 400, "CSeq method does not match the request method");
         return;
     }
-    if (sip_msg_vias(msg, &why) != 0) {
-        reply(v, 400, why);
+    /* the lazy decoders allocate: out of memory is a drop, and it sets no reason */
+    int ret = sip_msg_vias(msg, &why);
+    if (ret == ENOMEM) {
+        drop(v, "out of memory");
+        return;
+    }
+    if (ret != 0) {
+        char detail[120];
+        if (strstr(why, "Via"))
+            snprintf(detail, sizeof(detail), "%s", why);
+        else
+            snprintf(detail, sizeof(detail), "bad Via: %s", why);
+        reply(v, 400, detail);
         return;
     }
     if (slice_eq_str(msg->via.branch, "z9hG4bK")) {
         reply(v, 400, "Via branch is only the magic cookie");
         return;
     }
-    if (sip_msg_contacts(msg, &why) != 0) {
-        reply(v, 400, "bad Contact");
+    ret = sip_msg_contacts(msg, &why);
+    if (ret == ENOMEM) {
+        drop(v, "out of memory");
+        return;
+    }
+    if (ret != 0) {
+        char detail[120];
+        snprintf(detail, sizeof(detail), "bad Contact: %s", why);
+        reply(v, 400, detail);
         return;
     }
     if (unsupported_tags(msg, cfg, v)) {

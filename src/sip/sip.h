@@ -273,7 +273,10 @@ bool sip_list_next(struct sip_list_iter *it, struct slice *item);
 
 /* ---------------------------------------------------------------- the message */
 
-/* Size limits, checked before anything is allocated. */
+/* Size limits. The header count and line length are checked before the
+ * header table grows, so a message can never make it larger than
+ * max_headers slots. A message longer than max_msg_len still has its header
+ * lines split (bounded by the same limits) so that its 513 can be built. */
 struct sip_limits {
     size_t max_msg_len;    /* whole message, default 65535 */
     unsigned max_headers;  /* header lines, default 256 */
@@ -310,7 +313,8 @@ struct sip_msg {
     size_t trailing;        /* datagram octets after the body, ignored */
 
     bool is_request;
-    bool headers_ok;        /* the header table below is complete even if parsing failed */
+    bool headers_ok;        /* the header table holds every line before the fault (all of
+                               them when the fault is elsewhere): enough for an error reply */
     bool keys_ok;           /* via, call_id, cseq, from, to, max_forwards are decoded */
     /* request line */
     struct slice method;

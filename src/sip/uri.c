@@ -48,6 +48,14 @@ static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
             if (v.len == 0 || !escaped_run_valid(v.p, slice_end(v), CC_PARAM))
                 return fail(reason, "bad URI parameter value");
         }
+        /* RFC 3261 19.1.4: an escaped name is the name it decodes to
+         * (";%6C%72" is lr), so the frequent ones are matched decoded. */
+        char decoded[16];
+        if (memchr(n.p, '%', n.len)) {
+            long dn = sip_unescape(n, decoded, sizeof(decoded));
+            if (dn > 0)
+                n = slice_make(decoded, (size_t)dn);
+        }
         switch (n.len) {
         case 2:
             if (slice_caseeq_str(n, "lr"))
@@ -77,21 +85,23 @@ static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
 static int parse_uri_headers(const char *p, const char *end, const char **reason)
 {
     /* hname "=" hvalue *( "&" hname "=" hvalue ); hvalue may be empty */
+    if (p >= end)
+        return fail(reason, "empty URI headers after ?");
     while (p < end) {
         const char *name = p;
         while (p < end && *p != '=' && *p != '&')
             p++;
         if (p == name || !escaped_run_valid(name, p, CC_HNV))
             return fail(reason, "bad URI header");
-        if (p < end && *p == '=') {
-            const char *val = ++p;
-            while (p < end && *p != '&')
-                p++;
-            if (!escaped_run_valid(val, p, CC_HNV))
-                return fail(reason, "bad URI header value");
-        }
-        if (p < end)
-            p++; /* '&' */
+        if (p >= end || *p != '=')
+            return fail(reason, "URI header without =");
+        const char *val = ++p;
+        while (p < end && *p != '&')
+            p++;
+        if (!escaped_run_valid(val, p, CC_HNV))
+            return fail(reason, "bad URI header value");
+        if (p < end && ++p == end)
+            return fail(reason, "URI headers end with &");
     }
     return 0;
 }
@@ -221,12 +231,23 @@ long sip_unescape(struct slice s, char *out, size_t cap)
     return (long)n;
 }
 
-/* Reads one possibly escaped character; returns the next index. */
+/* RFC 3261 25.1 reserved: an escaped one is data, not the delimiter. */
+static bool is_reserved(int c)
+{
+    return c == ';' || c == '/' || c == '?' || c == ':' || c == '@' || c == '&' || c == '=' ||
+           c == '+' || c == '$' || c == ',';
+}
+
+/* Reads one possibly escaped character; returns the next index. An escaped
+ * reserved character gets bit 8 set, so it equals only the same escape
+ * (RFC 3261 19.1.4: only non-reserved characters equal their escapes). */
 static size_t next_char(struct slice s, size_t i, int *c)
 {
     if (s.p[i] == '%' && i + 2 < s.len && hex_value(s.p[i + 1]) >= 0 &&
         hex_value(s.p[i + 2]) >= 0) {
         *c = hex_value(s.p[i + 1]) * 16 + hex_value(s.p[i + 2]);
+        if (is_reserved(*c))
+            *c |= 0x100;
         return i + 3;
     }
     *c = (unsigned char)s.p[i];
@@ -242,8 +263,8 @@ bool sip_escaped_eq(struct slice a, struct slice b, bool case_insensitive)
         i = next_char(a, i, &ca);
         j = next_char(b, j, &cb);
         if (case_insensitive) {
-            ca = ascii_lower((char)ca);
-            cb = ascii_lower((char)cb);
+            ca = (ca & 0x100) | (unsigned char)ascii_lower((char)(ca & 0xff));
+            cb = (cb & 0x100) | (unsigned char)ascii_lower((char)(cb & 0xff));
         }
         if (ca != cb)
             return false;
@@ -261,11 +282,16 @@ static bool param_must_match(struct slice name)
     return false;
 }
 
-/* Finds a URI parameter (no LWS) by name in a ";a=b;c" run. */
-static bool uri_param_find(struct slice params, struct slice name, struct slice *value)
+/* Looks in a ";a=b;c" run (no LWS) for a parameter named 'name' whose value
+ * equals 'value' (escapes decoded, case-insensitive). A name may repeat, so
+ * every occurrence is tried: taking the first alone made a URI with
+ * ";x=1;x=2" differ from itself. *seen says whether the name occurs at all. */
+static bool uri_param_match(struct slice params, struct slice name, struct slice value,
+                            bool *seen)
 {
     const char *p = params.p, *end = slice_end(params);
 
+    *seen = false;
     while (p < end) {
         const char *n = ++p; /* skip ';' */
         while (p < end && *p != '=' && *p != ';')
@@ -279,8 +305,9 @@ static bool uri_param_find(struct slice params, struct slice name, struct slice 
             pv = slice_make(v, (size_t)(p - v));
         }
         if (sip_escaped_eq(pn, name, true)) {
-            *value = pv;
-            return true;
+            *seen = true;
+            if (sip_escaped_eq(pv, value, true))
+                return true;
         }
     }
     return false;
@@ -302,13 +329,47 @@ static bool params_subset_match(struct slice a, struct slice b)
                 p++;
             pv = slice_make(v, (size_t)(p - v));
         }
-        struct slice other;
-        if (uri_param_find(b, pn, &other)) {
-            if (!sip_escaped_eq(pv, other, true))
-                return false;
-        } else if (param_must_match(pn)) {
+        bool seen;
+        if (uri_param_match(b, pn, pv, &seen))
+            continue;
+        if (seen || param_must_match(pn))
             return false;
+    }
+    return true;
+}
+
+/* Cuts the next "name=value" of a URI header run at p; returns where the
+ * one after it starts. */
+static const char *next_uri_header(const char *p, const char *end, struct slice *name,
+                                   struct slice *value)
+{
+    const char *h = p;
+
+    while (p < end && *p != '&')
+        p++;
+    const char *eq = memchr(h, '=', (size_t)(p - h));
+    *name = slice_make(h, (size_t)((eq ? eq : p) - h));
+    *value = eq ? slice_make(eq + 1, (size_t)(p - eq - 1)) : SLICE_NULL;
+    return p < end ? p + 1 : end;
+}
+
+/* Whether every header of run a is in run b with an equal value: names
+ * case-insensitive, values case-sensitive, escapes decoded on both sides. */
+static bool headers_subset_match(struct slice a, struct slice b)
+{
+    const char *p = a.p, *end = a.p ? slice_end(a) : NULL;
+    const char *b_end = b.p ? slice_end(b) : NULL;
+
+    while (p < end) {
+        struct slice na, va, nb, vb;
+        bool found = false;
+        p = next_uri_header(p, end, &na, &va);
+        for (const char *q = b.p; q < b_end && !found;) {
+            q = next_uri_header(q, b_end, &nb, &vb);
+            found = sip_escaped_eq(na, nb, true) && sip_escaped_eq(va, vb, false);
         }
+        if (!found)
+            return false;
     }
     return true;
 }
@@ -329,15 +390,19 @@ bool sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b)
         return false;
     if (!params_subset_match(a->params, b->params) || !params_subset_match(b->params, a->params))
         return false;
-    /* headers: every header in either must be in both with equal values;
-     * compared as written, after escapes, in order */
-    return sip_escaped_eq(a->headers, b->headers, false);
+    /* headers: every header in either must be in both with equal values,
+     * in any order (RFC 3261 19.1.4: "?subject=x&priority=urgent" equals
+     * "?priority=urgent&subject=x") */
+    return headers_subset_match(a->headers, b->headers) &&
+           headers_subset_match(b->headers, a->headers);
 }
 
 void sip_param_iter_init(struct sip_param_iter *it, struct slice params)
 {
+    /* An absent run (a URI of another scheme has none) iterates as empty;
+     * slice_end() of it would be NULL + 0, which C leaves undefined. */
     it->p = params.p;
-    it->end = slice_end(params);
+    it->end = params.p ? slice_end(params) : NULL;
 }
 
 bool sip_param_next(struct sip_param_iter *it, struct sip_param *param)

@@ -1,0 +1,17 @@
+/* modules.c: the modules built into sipd, in the order their tables are searched. */
+#include "route/route.h"
+
+const struct module *const route_modules[] = {
+    &sip_sl_module,
+    &sip_maxfwd_module,
+    &route_cfgutils_module,
+    NULL,
+};
+
+size_t route_module_count(void)
+{
+    size_t n = 0;
+    while (route_modules[n])
+        n++;
+    return n;
+}

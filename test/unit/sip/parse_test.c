@@ -1,0 +1,1076 @@
+/* parse_test.c: focused cases of src/sip/parse.c and the header decoders of src/sip/hdr.c. */
+#include "../test_util.h"
+
+/* The header lines every request below needs, in the long form. */
+#define KEYS                                                                                       \
+    "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"                                          \
+    "From: <sip:alice@example.com>;tag=a1\r\n"                                                     \
+    "To: <sip:bob@example.com>\r\n"                                                                \
+    "Call-ID: c1@example.com\r\n"                                                                  \
+    "CSeq: 1 INVITE\r\n"
+#define INVITE_LINE "INVITE sip:bob@example.com SIP/2.0\r\n"
+
+/* Offset of the first occurrence of needle in the literal hay (test data). */
+static size_t offset_of(const char *hay, size_t hay_len, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (size_t i = 0; i + n <= hay_len; i++)
+        if (memcmp(hay + i, needle, n) == 0)
+            return i;
+    print_error("'%s' not in the test message\n", needle);
+    fail();
+    return 0;
+}
+
+#define OFFSET_OF(arr, needle) offset_of((arr), sizeof(arr) - 1, needle)
+
+/* ---------------------------------------------------------------- header names */
+
+static void test_compact_forms(void **state)
+{
+    static const struct {
+        const char *compact, *full;
+        enum sip_hdr_type type;
+    } forms[] = {
+        {"i", "Call-ID", SIP_HDR_CALL_ID},
+        {"m", "Contact", SIP_HDR_CONTACT},
+        {"e", "Content-Encoding", SIP_HDR_CONTENT_ENCODING},
+        {"l", "Content-Length", SIP_HDR_CONTENT_LENGTH},
+        {"c", "Content-Type", SIP_HDR_CONTENT_TYPE},
+        {"f", "From", SIP_HDR_FROM},
+        {"k", "Supported", SIP_HDR_SUPPORTED},
+        {"s", "Subject", SIP_HDR_SUBJECT},
+        {"t", "To", SIP_HDR_TO},
+        {"v", "Via", SIP_HDR_VIA},
+        {"o", "Event", SIP_HDR_EVENT},
+        {"u", "Allow-Events", SIP_HDR_ALLOW_EVENTS},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        char upper = (char)(forms[i].compact[0] - 'a' + 'A');
+        assert_int_equal(sip_hdr_lookup(forms[i].compact, 1), forms[i].type);
+        assert_int_equal(sip_hdr_lookup(&upper, 1), forms[i].type);
+        assert_int_equal(sip_hdr_lookup(forms[i].full, strlen(forms[i].full)), forms[i].type);
+        assert_string_equal(sip_hdr_name(forms[i].type), forms[i].full);
+    }
+
+    /* the same message written with compact and with long names */
+    static const char compact[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                                  "v: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n"
+                                  "f: <sip:a@example.com>;tag=1\r\n"
+                                  "t: <sip:b@example.com>\r\n"
+                                  "i: cid@example.com\r\n"
+                                  "CSeq: 1 INVITE\r\n"
+                                  "m: <sip:a@h.example.com>\r\n"
+                                  "e: gzip\r\n"
+                                  "c: text/plain\r\n"
+                                  "k: 100rel\r\n"
+                                  "s: hello\r\n"
+                                  "o: presence\r\n"
+                                  "u: presence\r\n"
+                                  "l: 4\r\n"
+                                  "\r\n"
+                                  "body";
+    static const char full[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                               "Via: SIP/2.0/UDP h.example.com;branch=z9hG4bK1\r\n"
+                               "From: <sip:a@example.com>;tag=1\r\n"
+                               "To: <sip:b@example.com>\r\n"
+                               "Call-ID: cid@example.com\r\n"
+                               "CSeq: 1 INVITE\r\n"
+                               "Contact: <sip:a@h.example.com>\r\n"
+                               "Content-Encoding: gzip\r\n"
+                               "Content-Type: text/plain\r\n"
+                               "Supported: 100rel\r\n"
+                               "Subject: hello\r\n"
+                               "Event: presence\r\n"
+                               "Allow-Events: presence\r\n"
+                               "Content-Length: 4\r\n"
+                               "\r\n"
+                               "body";
+    struct test_msg a, b;
+    assert_int_equal(test_msg_parse(&a, compact), 0);
+    assert_int_equal(test_msg_parse(&b, full), 0);
+    assert_int_equal(a.msg.hdr_count, 13);
+    assert_int_equal(b.msg.hdr_count, 13);
+    for (unsigned i = 0; i < a.msg.hdr_count; i++) {
+        assert_int_equal(a.msg.hdrs[i].type, b.msg.hdrs[i].type);
+        assert_int_not_equal(a.msg.hdrs[i].type, SIP_HDR_OTHER);
+        assert_slice_eq_s(a.msg.hdrs[i].value, b.msg.hdrs[i].value);
+        if (a.msg.hdrs[i].type != SIP_HDR_CSEQ) /* CSeq has no compact form */
+            assert_int_equal(a.msg.hdrs[i].name.len, 1);
+    }
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        assert_int_equal(a.msg.count[forms[i].type], 1);
+        assert_non_null(sip_msg_hdr(&a.msg, forms[i].type));
+    }
+    assert_slice_eq(a.msg.call_id, "cid@example.com");
+    assert_slice_eq(a.msg.from.tag, "1");
+    assert_slice_eq(a.msg.via.host, "h.example.com");
+    assert_int_equal(a.msg.content_length, 4);
+    assert_slice_eq(a.msg.body, "body");
+    const char *why;
+    assert_int_equal(sip_msg_contacts(&a.msg, &why), 0);
+    assert_int_equal(a.msg.contact_n, 1);
+    test_msg_free(&a);
+    test_msg_free(&b);
+}
+
+static void test_case_insensitive_names(void **state)
+{
+    static const char text[] = "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+                               "vIA: SIP/2.0/UDP h.example.com;BRANCH=z9hG4bK1\r\n"
+                               "FROM: <sip:a@example.com>;TAG=1\r\n"
+                               "tO: <sip:b@example.com>\r\n"
+                               "cALL-iD: x@y\r\n"
+                               "cseq: 7 OPTIONS\r\n"
+                               "MAX-forwards: 0070\r\n"
+                               "content-LENGTH: 0\r\n"
+                               "X-Custom-Header: 1\r\n"
+                               "\r\n";
+    struct test_msg t;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_slice_eq(t.msg.via.branch, "z9hG4bK1");
+    assert_slice_eq(t.msg.from.tag, "1");
+    assert_slice_eq(t.msg.call_id, "x@y");
+    assert_int_equal(t.msg.cseq.number, 7);
+    assert_int_equal(t.msg.max_forwards, 70);
+    assert_int_equal(t.msg.content_length, 0);
+    assert_int_equal(sip_msg_hdr(&t.msg, SIP_HDR_VIA)->type, SIP_HDR_VIA);
+    assert_slice_eq(sip_msg_hdr(&t.msg, SIP_HDR_VIA)->name, "vIA");
+    const struct sip_hdr *h = sip_msg_hdr_by_name(&t.msg, SLICE_LIT("x-custom-HEADER"));
+    assert_non_null(h);
+    assert_int_equal(h->type, SIP_HDR_OTHER);
+    assert_slice_eq(h->value, "1");
+    assert_null(sip_msg_hdr_by_name(&t.msg, SLICE_LIT("X-Custom")));
+    test_msg_free(&t);
+
+    assert_int_equal(sip_hdr_lookup("VIAS", 4), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("z", 1), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("x", 1), SIP_HDR_SESSION_EXPIRES); /* RFC 4028 */
+    assert_int_equal(sip_hdr_lookup("", 0), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("WWW-AUTHENTICATE", 16), SIP_HDR_WWW_AUTHENTICATE);
+    assert_string_equal(sip_hdr_name(SIP_HDR_OTHER), "");
+    assert_true(sip_hdr_flags(SIP_HDR_CONTACT) & SIP_HF_LIST);
+    assert_true(sip_hdr_flags(SIP_HDR_CALL_ID) & SIP_HF_SINGLE);
+    /* methods are case-sensitive (RFC 3261 7.1) */
+    assert_int_equal(sip_method_lookup(SLICE_LIT("INVITE")), SIP_METHOD_INVITE);
+    assert_int_equal(sip_method_lookup(SLICE_LIT("invite")), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_lookup(SLICE_LIT("PUBLISH")), SIP_METHOD_PUBLISH);
+    assert_string_equal(sip_method_name(SIP_METHOD_REGISTER), "REGISTER");
+}
+
+static void test_folded_lines(void **state)
+{
+    static const char text[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                               "Via: SIP/2.0/UDP\r\n"
+                               " 192.0.2.1\r\n"
+                               "\t;branch=z9hG4bK1\r\n"
+                               "From: <sip:alice@example.com>\r\n"
+                               "  ;tag=a1\r\n"
+                               "To:\r\n"
+                               " <sip:bob@example.com>\r\n"
+                               "Call-ID: c1@example.com\r\n"
+                               "CSeq: 1\r\n"
+                               "  INVITE\r\n"
+                               "Subject: first\r\n"
+                               "   second\r\n"
+                               "Content-Length: 0\r\n"
+                               "\r\n";
+    struct test_msg t;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_int_equal(t.msg.hdr_count, 7);
+    assert_slice_eq(t.msg.via.host, "192.0.2.1");
+    assert_slice_eq(t.msg.via.branch, "z9hG4bK1");
+    assert_slice_eq(t.msg.from.tag, "a1");
+    assert_slice_eq(t.msg.to.uri_text, "sip:bob@example.com");
+    assert_int_equal(t.msg.cseq.method_id, SIP_METHOD_INVITE);
+    const struct sip_hdr *s = sip_msg_hdr(&t.msg, SIP_HDR_SUBJECT);
+    /* the value keeps the folding; the line runs to after its last CRLF */
+    assert_slice_eq(s->value, "first\r\n   second");
+    assert_slice_eq(s->line, "Subject: first\r\n   second\r\n");
+    test_msg_free(&t);
+
+    /* a continuation line with no header before it */
+    static const char bad[] = "INVITE sip:bob@example.com SIP/2.0\r\n"
+                              " folded\r\n" KEYS "\r\n";
+    assert_int_equal(test_msg_parse(&t, bad), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(bad, " folded"));
+    assert_int_equal(t.err.status, 400);
+    test_msg_free(&t);
+}
+
+static void test_leading_crlf_and_bare_lf(void **state)
+{
+    /* RFC 3261 7.5: CRLFs before the start line are ignored; bare LF line ends tolerated */
+    static const char text[] = "\r\n\r\nOPTIONS sip:bob@example.com SIP/2.0\n"
+                               "Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\n"
+                               "From: <sip:a@example.com>;tag=1\n"
+                               "To: <sip:b@example.com>\n"
+                               "Call-ID: lf@x\n"
+                               "CSeq: 2 OPTIONS\n"
+                               "Content-Length: 2\n"
+                               "\n"
+                               "hi";
+    struct test_msg t;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_int_equal(t.msg.data.p - t.buf, 4);
+    assert_slice_eq(t.msg.call_id, "lf@x");
+    assert_slice_eq(t.msg.body, "hi");
+    assert_int_equal(t.msg.hdr_count, 6);
+    test_msg_free(&t);
+}
+
+/* ---------------------------------------------------------------- list values */
+
+static void test_multi_value_headers(void **state)
+{
+    static const char text[] =
+        "REGISTER sip:example.com SIP/2.0\r\n" KEYS
+        "Contact: \"Doe, John\" <sip:d,oe@example.com>;q=0.5,<sip:x@y.example.com>;expires=60 ,\r\n"
+        "  sip:z@w.example.com;q=1\r\n"
+        "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+        "Contact: \"a <b>, c\" <sip:e@example.com>\r\n"
+        "Content-Length: 0\r\n"
+        "\r\n";
+    struct test_msg t;
+    const char *why = NULL;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), 0);
+    assert_int_equal(t.msg.contact_n, 4);
+    struct sip_nameaddr *c = t.msg.contacts;
+    assert_slice_eq(c[0].display, "\"Doe, John\"");
+    assert_slice_eq(c[0].uri.user, "d,oe");
+    assert_slice_eq(c[0].params, ";q=0.5");
+    assert_slice_eq(c[1].uri_text, "sip:x@y.example.com");
+    assert_slice_eq(c[1].params, ";expires=60");
+    assert_false(c[2].bracketed);
+    assert_slice_eq(c[2].uri_text, "sip:z@w.example.com");
+    assert_slice_eq(c[2].params, ";q=1");
+    assert_slice_eq(c[3].display, "\"a <b>, c\"");
+    assert_slice_eq(c[3].uri.user, "e");
+    assert_true(t.msg.decoded & SIP_DEC_CONTACTS);
+    /* a second call returns the cached array */
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), 0);
+    assert_true(t.msg.contacts == c);
+
+    struct sip_list_iter it;
+    struct slice item;
+    sip_list_iter_init(&it, sip_msg_hdr(&t.msg, SIP_HDR_ROUTE)->value);
+    assert_true(sip_list_next(&it, &item));
+    assert_slice_eq(item, "<sip:p1.example.com;lr>");
+    assert_true(sip_list_next(&it, &item));
+    assert_slice_eq(item, "<sip:p2.example.com;lr>");
+    assert_false(sip_list_next(&it, &item));
+    test_msg_free(&t);
+
+    /* empty elements and an unterminated quote or bracket are errors of the list */
+    sip_list_iter_init(&it, SLICE_LIT("a, ,b,,"));
+    assert_true(sip_list_next(&it, &item));
+    assert_slice_eq(item, "a");
+    assert_true(sip_list_next(&it, &item));
+    assert_slice_eq(item, "b");
+    assert_false(sip_list_next(&it, &item));
+    assert_int_equal(it.empty, 3);
+    sip_list_iter_init(&it, SLICE_LIT("\"open, <sip:a@b>"));
+    while (sip_list_next(&it, &item))
+        ;
+    assert_true(it.bad);
+    sip_list_iter_init(&it, SLICE_LIT("<sip:a@b, <sip:c@d>"));
+    while (sip_list_next(&it, &item))
+        ;
+    assert_true(it.bad);
+
+    static const char empty_elem[] = "REGISTER sip:example.com SIP/2.0\r\n" KEYS
+                                     "Contact: <sip:a@example.com>,,<sip:b@example.com>\r\n"
+                                     "Content-Length: 0\r\n\r\n";
+    assert_int_equal(test_msg_parse(&t, empty_elem), 0);
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), EBADMSG);
+    assert_non_null(why);
+    test_msg_free(&t);
+
+    static const char star[] = "REGISTER sip:example.com SIP/2.0\r\n" KEYS
+                               "Contact: *\r\nExpires: 0\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(test_msg_parse(&t, star), 0);
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), 0);
+    assert_int_equal(t.msg.contact_n, 1);
+    assert_true(t.msg.contacts[0].star);
+    test_msg_free(&t);
+
+    static const char star_and_more[] =
+        "REGISTER sip:example.com SIP/2.0\r\n" KEYS "Contact: *, <sip:a@example.com>\r\n"
+        "Content-Length: 0\r\n\r\n";
+    assert_int_equal(test_msg_parse(&t, star_and_more), 0);
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), EBADMSG);
+    test_msg_free(&t);
+}
+
+/* RFC 4475 3.1.2.15 (baddn) with its header section terminated: the unquoted
+ * display names with , and . are rejected for themselves. */
+static void test_unquoted_display_name(void **state)
+{
+    static const char text[] = "OPTIONS sip:t.watson@example.org SIP/2.0\r\n"
+                               "Via:     SIP/2.0/UDP c.example.com:5060;branch=z9hG4bKkdjuw\r\n"
+                               "Max-Forwards:      70\r\n"
+                               "From:    Bell, Alexander <sip:a.g.bell@example.com>;tag=43\r\n"
+                               "To:      Watson, Thomas <sip:t.watson@example.org>\r\n"
+                               "Call-ID: baddn.31415@c.example.com\r\n"
+                               "CSeq:    3923239 OPTIONS\r\n"
+                               "l: 0\r\n"
+                               "\r\n";
+    struct test_msg t;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), EBADMSG);
+    assert_string_equal(t.err.reason, "bad From");
+    assert_int_equal(t.err.offset, OFFSET_OF(text, "Bell, Alexander"));
+    assert_int_equal(t.err.status, 400);
+    test_msg_free(&t);
+}
+
+/* ---------------------------------------------------------------- Content-Length and framing */
+
+static void test_content_length_errors(void **state)
+{
+    static const char overflow[] =
+        INVITE_LINE KEYS "Content-Length: 99999999999999999999999\r\n\r\nbody";
+    static const char over_int[] = INVITE_LINE KEYS "Content-Length: 2147483648\r\n\r\nbody";
+    static const char negative[] = INVITE_LINE KEYS "Content-Length: -4\r\n\r\nbody";
+    static const char garbage[] = INVITE_LINE KEYS "Content-Length: 4x\r\n\r\nbody";
+    static const char conflicting[] =
+        INVITE_LINE KEYS "Content-Length: 4\r\nContent-Length: 5\r\n\r\nbody!";
+    static const char too_long[] = INVITE_LINE KEYS "Content-Length: 10\r\n\r\nbody";
+    struct test_msg t;
+    (void)state;
+
+    assert_int_equal(test_msg_parse(&t, overflow), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(overflow, "9999"));
+    assert_int_equal(t.err.status, 400);
+    assert_int_equal(t.msg.content_length, -1);
+    assert_true(t.msg.headers_ok);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, over_int), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(over_int, "2147483648"));
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, negative), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(negative, "-4"));
+    assert_int_equal(t.err.status, 400);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, garbage), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(garbage, "4x"));
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, conflicting), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(conflicting, "Content-Length: 5"));
+    assert_int_equal(t.err.status, 400);
+    struct sip_verdict v;
+    sip_sanity(&t.msg, t.ret, &t.err, NULL, &v);
+    assert_int_equal(v.action, SIP_REPLY);
+    assert_int_equal(v.code, 400);
+    test_msg_free(&t);
+
+    /* over UDP a Content-Length larger than the datagram is an error, never a wait */
+    assert_int_equal(test_msg_parse(&t, too_long), EBADMSG);
+    assert_int_equal(t.err.offset, OFFSET_OF(too_long, "10\r\n"));
+    test_msg_free(&t);
+}
+
+static void test_datagram_body_framing(void **state)
+{
+    static const char trailing[] = INVITE_LINE KEYS "Content-Length: 4\r\n\r\nbodyJUNK\r\nMORE";
+    static const char no_cl[] = INVITE_LINE KEYS "\r\nbody and the rest\r\n";
+    static const char zero[] = INVITE_LINE KEYS "Content-Length: 0\r\n\r\n\r\n\r\n";
+    static const char no_body[] = INVITE_LINE KEYS "Content-Length: 0\r\n\r\n";
+    struct test_msg t;
+    (void)state;
+
+    assert_int_equal(test_msg_parse(&t, trailing), 0);
+    assert_slice_eq(t.msg.body, "body");
+    assert_int_equal(t.msg.trailing, 10);
+    assert_int_equal(t.msg.data.len, sizeof(trailing) - 1 - 10);
+    assert_true(t.msg.data.p == t.buf);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, no_cl), 0);
+    assert_int_equal(t.msg.content_length, -1);
+    assert_slice_eq(t.msg.body, "body and the rest\r\n");
+    assert_int_equal(t.msg.trailing, 0);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, zero), 0);
+    assert_int_equal(t.msg.body.len, 0);
+    assert_int_equal(t.msg.trailing, 4);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, no_body), 0);
+    assert_int_equal(t.msg.body.len, 0);
+    assert_int_equal(t.msg.trailing, 0);
+    assert_int_equal(t.msg.data.len, sizeof(no_body) - 1);
+    test_msg_free(&t);
+
+    /* in stream mode the Content-Length is mandatory */
+    assert_int_equal(test_msg_parse_n(&t, no_cl, sizeof(no_cl) - 1, NULL, SIP_PARSE_STREAM),
+                     EBADMSG);
+    assert_int_equal(t.err.status, 400);
+    test_msg_free(&t);
+}
+
+/* ---------------------------------------------------------------- stream framing */
+
+static int frame_exact(const char *bytes, size_t len, const struct sip_limits *lim, size_t *skip,
+                       size_t *msg_len, struct sip_error *err)
+{
+    char *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    if (len)
+        memcpy(buf, bytes, len);
+    int ret = sip_stream_frame(buf, len, lim, skip, msg_len, err);
+    free(buf);
+    return ret;
+}
+
+static void test_stream_incomplete_prefixes(void **state)
+{
+    static const char msg[] = INVITE_LINE KEYS "Content-Type: text/plain\r\n"
+                                               "Content-Length:\r\n 11\r\n\r\nhello world";
+    size_t len = sizeof(msg) - 1, skip, msg_len;
+    struct sip_error err;
+    (void)state;
+
+    for (size_t k = 0; k < len; k++) {
+        skip = msg_len = 12345;
+        int ret = frame_exact(msg, k, NULL, &skip, &msg_len, &err);
+        if (ret != ENODATA) {
+            print_error("prefix of %zu bytes: %d (%s)\n", k, ret, err.reason ? err.reason : "");
+            fail();
+        }
+        assert_int_equal(msg_len, 12345);
+    }
+    assert_int_equal(frame_exact(msg, len, NULL, &skip, &msg_len, &err), 0);
+    assert_int_equal(skip, 0);
+    assert_int_equal(msg_len, len);
+
+    struct test_msg t;
+    assert_int_equal(test_msg_parse_n(&t, msg, len, NULL, SIP_PARSE_STREAM), 0);
+    assert_slice_eq(t.msg.body, "hello world");
+    test_msg_free(&t);
+}
+
+static void test_stream_keepalive_and_pipelining(void **state)
+{
+    static const char two[] = "\r\n\r\n" INVITE_LINE KEYS "l: 3\r\n\r\nabc"
+                              "\r\n"
+                              "OPTIONS sip:bob@example.com SIP/2.0\r\n"
+                              "Via: SIP/2.0/TCP h.example.com;branch=z9hG4bK2\r\n"
+                              "From: <sip:a@example.com>;tag=2\r\nTo: <sip:b@example.com>\r\n"
+                              "Call-ID: second@x\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    size_t len = sizeof(two) - 1, skip, msg_len;
+    struct sip_error err;
+    struct test_msg t;
+    (void)state;
+
+    /* keep-alives alone: nothing to frame yet, all of it skippable */
+    assert_int_equal(frame_exact("\r\n\r\n", 4, NULL, &skip, &msg_len, &err), ENODATA);
+    assert_int_equal(skip, 4);
+
+    assert_int_equal(frame_exact(two, len, NULL, &skip, &msg_len, &err), 0);
+    assert_int_equal(skip, 4);
+    size_t first_len = OFFSET_OF(two, "abc") + 3 - 4;
+    assert_int_equal(msg_len, first_len);
+    assert_int_equal(test_msg_parse_n(&t, two + skip, msg_len, NULL, SIP_PARSE_STREAM), 0);
+    assert_int_equal(t.msg.method_id, SIP_METHOD_INVITE);
+    assert_slice_eq(t.msg.body, "abc");
+    test_msg_free(&t);
+
+    size_t at = skip + msg_len;
+    assert_int_equal(frame_exact(two + at, len - at, NULL, &skip, &msg_len, &err), 0);
+    assert_int_equal(skip, 2);
+    assert_int_equal(at + skip + msg_len, len);
+    assert_int_equal(test_msg_parse_n(&t, two + at + skip, msg_len, NULL, SIP_PARSE_STREAM), 0);
+    assert_int_equal(t.msg.method_id, SIP_METHOD_OPTIONS);
+    assert_slice_eq(t.msg.call_id, "second@x");
+    test_msg_free(&t);
+}
+
+static void test_stream_bad(void **state)
+{
+    static const char negative[] = INVITE_LINE KEYS "Content-Length: -1\r\n\r\n";
+    static const char conflicting[] = INVITE_LINE KEYS "Content-Length: 1\r\nl: 2\r\n\r\nab";
+    static const char missing[] = INVITE_LINE KEYS "\r\nbody";
+    static const char huge[] = INVITE_LINE KEYS "Content-Length: 70000\r\n\r\n";
+    size_t skip, msg_len;
+    struct sip_error err;
+    (void)state;
+
+    assert_int_equal(frame_exact(negative, sizeof(negative) - 1, NULL, &skip, &msg_len, &err),
+                     EBADMSG);
+    assert_int_equal(err.offset, OFFSET_OF(negative, "-1"));
+    assert_int_equal(err.status, 400);
+    assert_int_equal(frame_exact(conflicting, sizeof(conflicting) - 1, NULL, &skip, &msg_len, &err),
+                     EBADMSG);
+    assert_int_equal(err.offset, OFFSET_OF(conflicting, "l: 2"));
+    assert_int_equal(frame_exact(missing, sizeof(missing) - 1, NULL, &skip, &msg_len, &err),
+                     EBADMSG);
+    assert_int_equal(err.status, 400);
+    assert_int_equal(frame_exact(huge, sizeof(huge) - 1, NULL, &skip, &msg_len, &err), EMSGSIZE);
+    assert_int_equal(err.status, 513);
+
+    /* a header section that never ends and outgrows the limit */
+    struct sip_limits lim = sip_limits_default;
+    lim.max_msg_len = 64;
+    static const char endless[] = INVITE_LINE KEYS "X-Filler: aaaaaaaaaaaaaaaa";
+    assert_int_equal(frame_exact(endless, sizeof(endless) - 1, &lim, &skip, &msg_len, &err),
+                     EMSGSIZE);
+    assert_int_equal(err.status, 513);
+    assert_int_equal(frame_exact(endless, 30, &lim, &skip, &msg_len, &err), ENODATA);
+}
+
+/* ---------------------------------------------------------------- limits */
+
+static void test_limits(void **state)
+{
+    static const char text[] = INVITE_LINE KEYS "Content-Length: 4\r\n\r\nbody";
+    struct sip_limits lim = sip_limits_default;
+    struct test_msg t;
+    struct sip_verdict v;
+    (void)state;
+
+    assert_int_equal(sip_limits_default.max_msg_len, 65535);
+    assert_int_equal(sip_limits_default.max_headers, 256);
+    assert_int_equal(sip_limits_default.max_header_len, 8192);
+
+    /* exactly at each limit: accepted */
+    lim.max_msg_len = sizeof(text) - 1;
+    lim.max_headers = 6;
+    lim.max_header_len = sizeof("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n") - 1;
+    assert_int_equal(test_msg_parse_n(&t, text, sizeof(text) - 1, &lim, 0), 0);
+    test_msg_free(&t);
+
+    /* one byte over the message limit: EMSGSIZE, 513, and a reply can still be built */
+    lim = sip_limits_default;
+    lim.max_msg_len = sizeof(text) - 2;
+    assert_int_equal(test_msg_parse_n(&t, text, sizeof(text) - 1, &lim, 0), EMSGSIZE);
+    assert_int_equal(t.err.status, 513);
+    assert_int_equal(t.err.offset, lim.max_msg_len);
+    assert_true(t.msg.headers_ok);
+    sip_sanity(&t.msg, t.ret, &t.err, NULL, &v);
+    assert_int_equal(v.action, SIP_REPLY);
+    assert_int_equal(v.code, 513);
+    test_msg_free(&t);
+
+    /* one header too many: EMSGSIZE (sip.h: "EMSGSIZE when a limit is exceeded"), at that line */
+    lim = sip_limits_default;
+    lim.max_headers = 5;
+    assert_int_equal(test_msg_parse_n(&t, text, sizeof(text) - 1, &lim, 0), EMSGSIZE);
+    assert_int_equal(t.err.status, 513);
+    assert_int_equal(t.err.offset, OFFSET_OF(text, "Content-Length"));
+    test_msg_free(&t);
+
+    /* one header line a byte too long: EMSGSIZE, at that line */
+    lim = sip_limits_default;
+    lim.max_header_len = sizeof("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n") - 2;
+    assert_int_equal(test_msg_parse_n(&t, text, sizeof(text) - 1, &lim, 0), EMSGSIZE);
+    assert_int_equal(t.err.status, 513);
+    assert_int_equal(t.err.offset, OFFSET_OF(text, "Via:"));
+    test_msg_free(&t);
+
+    /* the header table grows past its first allocation up to the default limit */
+    char big[16384];
+    size_t n = 0;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "%s%s", INVITE_LINE, KEYS);
+    for (int i = 0; i < 251; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-H%d: %d\r\n", i, i);
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "\r\n");
+    assert_int_equal(test_msg_parse_n(&t, big, n, NULL, 0), 0);
+    assert_int_equal(t.msg.hdr_count, 256);
+    assert_slice_eq(sip_msg_hdr_by_name(&t.msg, SLICE_LIT("X-H250"))->value, "250");
+    test_msg_free(&t);
+    n -= 2;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Last: 1\r\n\r\n");
+    assert_int_equal(test_msg_parse_n(&t, big, n, NULL, 0), EMSGSIZE);
+    assert_int_equal(t.err.offset, offset_of(big, n, "X-Last"));
+    test_msg_free(&t);
+
+    /* an arena that cannot grow is ENOMEM, not a crash */
+    char tiny[64];
+    struct arena a;
+    struct sip_msg m;
+    struct sip_error err;
+    arena_init(&a, tiny, sizeof(tiny), 0);
+    assert_int_equal(sip_msg_parse(&m, &a, text, sizeof(text) - 1, NULL, 0, &err), ENOMEM);
+    sip_sanity(&m, ENOMEM, &err, NULL, &v);
+    assert_int_equal(v.action, SIP_DROP);
+    arena_free(&a);
+}
+
+/* ---------------------------------------------------------------- error offsets */
+
+static void test_error_offsets(void **state)
+{
+    static const struct {
+        const char *text;
+        const char *at; /* the fault; NULL: the end of the buffer */
+        unsigned status;
+        const char *reason;
+    } cases[] = {
+        {"INVITE  sip:bob@example.com SIP/2.0\r\n" KEYS "\r\n", " sip:bob", 400,
+         "extra whitespace in request line"},
+        {"INVITE sip:bob@example.com SIP/2.0 \r\n" KEYS "\r\n", " \r\n", 400,
+         "extra whitespace in request line"},
+        {"INVITE sip:bob@example.com SIP/2.x\r\n" KEYS "\r\n", "SIP/2.x", 400, "bad SIP version"},
+        {"INVITE sip:bob@example.com SIP/3.0\r\n" KEYS "\r\n", "SIP/3.0", 505,
+         "SIP version not supported"},
+        {"INVITE sip:bob@@example.com SIP/2.0\r\n" KEYS "\r\n", "sip:bob@@", 400,
+         "bad Request-URI"},
+        {INVITE_LINE KEYS "Foobar roobar\r\n\r\n", "Foobar", 400, "header line without a colon"},
+        {INVITE_LINE KEYS "Call-ID: again@x\r\n\r\n", "Call-ID: again", 400, "duplicate Call-ID"},
+        {INVITE_LINE "Via: SIP/2.0/UDP 192.0.2.1;;\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+                     "Call-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",
+         "SIP/2.0/UDP 192.0.2.1;;", 400, "bad Via parameter"},
+        {INVITE_LINE "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                     "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: one INVITE\r\n\r\n",
+         "one INVITE", 400, "bad CSeq number"},
+        {INVITE_LINE "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                     "To: sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",
+         "sip:c@d>", 400, "bad To"},
+        {INVITE_LINE KEYS "Max-Forwards: 7a\r\n\r\n", "7a", 400, "bad Max-Forwards"},
+        {INVITE_LINE "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                     "To: <sip:c@d>\r\nCall-ID: a b\r\nCSeq: 1 INVITE\r\n\r\n",
+         " b\r\n", 400, "bad Call-ID"},
+        {INVITE_LINE KEYS, NULL, 400, "no empty line after the headers"},
+        {"SIP/2.0 2000 OK\r\n" KEYS "\r\n", "2000", 0, "bad status code"},
+        {"SIP/2.0 099 Low\r\n" KEYS "\r\n", "099", 0, "bad status code"},
+        {"SIP/2.0 200OK\r\n" KEYS "\r\n", "OK\r\n", 0, "bad status line"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct test_msg t;
+        size_t len = strlen(cases[i].text);
+        size_t want = cases[i].at ? offset_of(cases[i].text, len, cases[i].at) : len;
+        int ret = test_msg_parse_n(&t, cases[i].text, len, NULL, 0);
+        if (ret != EBADMSG || t.err.offset != want || t.err.status != cases[i].status ||
+            !t.err.reason || strcmp(t.err.reason, cases[i].reason) != 0) {
+            print_error("case %zu: ret %d offset %zu (want %zu) status %u (want %u) reason '%s' "
+                        "(want '%s')\n",
+                        i, ret, t.err.offset, want, t.err.status, cases[i].status,
+                        t.err.reason ? t.err.reason : "", cases[i].reason);
+            fail();
+        }
+        test_msg_free(&t);
+    }
+
+    /* a missing key names itself; the detail carries the URI decoder's reason */
+    struct test_msg t;
+    assert_int_equal(test_msg_parse(&t, INVITE_LINE "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                                                    "From: <sip:a@b>;tag=1\r\nCall-ID: x\r\n"
+                                                    "CSeq: 1 INVITE\r\n\r\n"),
+                     EBADMSG);
+    assert_string_equal(t.err.reason, "missing To");
+    test_msg_free(&t);
+    assert_int_equal(test_msg_parse(&t, "INVITE sip:[::1 SIP/2.0\r\n" KEYS "\r\n"), EBADMSG);
+    assert_non_null(t.err.detail);
+    assert_true(t.msg.headers_ok);
+    test_msg_free(&t);
+    assert_int_equal(test_msg_parse(&t, "\r\n\r\n"), EBADMSG);
+    assert_int_equal(t.err.status, 0);
+    test_msg_free(&t);
+}
+
+static void test_numbers(void **state)
+{
+    struct test_msg t;
+    (void)state;
+
+    assert_int_equal(
+        test_msg_parse(&t,
+                       INVITE_LINE "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                                   "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 4294967295 INVITE\r\n"
+                                   "Max-Forwards: 0068\r\n\r\n"),
+        0);
+    assert_int_equal(t.msg.cseq.number, 4294967295u);
+    assert_int_equal(t.msg.max_forwards, 68);
+    test_msg_free(&t);
+    assert_int_equal(
+        test_msg_parse(&t, INVITE_LINE
+                       "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+                       "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 4294967296 INVITE\r\n\r\n"),
+        EBADMSG);
+    assert_string_equal(t.err.reason, "CSeq number over 2**32-1");
+    test_msg_free(&t);
+
+    struct sip_cseq cs;
+    const char *why;
+    assert_int_equal(sip_cseq_parse(&cs, SLICE_LIT(" 12\r\n  REGISTER "), &why), 0);
+    assert_int_equal(cs.number, 12);
+    assert_int_equal(cs.method_id, SIP_METHOD_REGISTER);
+    assert_int_equal(sip_cseq_parse(&cs, SLICE_LIT("12REGISTER"), &why), EBADMSG);
+    assert_int_equal(sip_cseq_parse(&cs, SLICE_LIT("12 REGISTER x"), &why), EBADMSG);
+    assert_int_equal(sip_cseq_parse(&cs, SLICE_LIT("12"), &why), EBADMSG);
+}
+
+static void test_expires(void **state)
+{
+    static const char base[] = "REGISTER sip:example.com SIP/2.0\r\n" KEYS;
+    static const struct {
+        const char *value;
+        int ret;
+        long expires;
+    } cases[] = {
+        {"3600", 0, 3600},
+        {"0", 0, 0},
+        {"4294967295", 0, 4294967295L},
+        /* RFC 3261 20.19: a value above 2**32-1 clamps to it */
+        {"4294967296", 0, 4294967295L},
+        {"100000000000000000000000000000000000000000000", 0, 4294967295L},
+        {"-1", EBADMSG, -1},
+        {"soon", EBADMSG, -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        int n = snprintf(text, sizeof(text), "%sExpires: %s\r\nContent-Length: 0\r\n\r\n", base,
+                         cases[i].value);
+        struct test_msg t;
+        const char *why = NULL;
+        assert_int_equal(test_msg_parse_n(&t, text, (size_t)n, NULL, 0), 0);
+        assert_int_equal(sip_msg_expires(&t.msg, &why), cases[i].ret);
+        if (cases[i].ret == 0) {
+            assert_int_equal(t.msg.expires, cases[i].expires);
+            assert_true(t.msg.decoded & SIP_DEC_EXPIRES);
+        }
+        test_msg_free(&t);
+    }
+    struct test_msg t;
+    const char *why = NULL;
+    assert_int_equal(test_msg_parse(&t, "REGISTER sip:example.com SIP/2.0\r\n" KEYS "\r\n"), 0);
+    assert_int_equal(sip_msg_expires(&t.msg, &why), 0);
+    assert_int_equal(t.msg.expires, -1);
+    test_msg_free(&t);
+}
+
+/* ---------------------------------------------------------------- Via */
+
+static void test_via_params(void **state)
+{
+    struct sip_via v;
+    const char *why = NULL;
+    struct sip_param p;
+    (void)state;
+
+    assert_int_equal(
+        sip_via_parse(&v, SLICE_LIT("SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1;rport"), &why), 0);
+    assert_slice_eq(v.host, "192.0.2.1");
+    assert_int_equal(v.host_type, SIP_HOST_IPV4);
+    assert_int_equal(v.port, 5060);
+    assert_slice_eq(v.port_str, "5060");
+    assert_true(v.rport);
+    assert_slice_absent(v.rport_value);
+    assert_slice_eq(v.branch, "z9hG4bK1");
+    assert_slice_eq(v.params, ";branch=z9hG4bK1;rport");
+
+    assert_int_equal(
+        sip_via_parse(&v, SLICE_LIT("SIP/2.0/TCP h.example.com;rport=5061;branch=x"), &why), 0);
+    assert_true(v.rport);
+    assert_slice_eq(v.rport_value, "5061");
+    assert_int_equal(v.port, 0);
+    assert_slice_absent(v.port_str);
+
+    assert_int_equal(
+        sip_via_parse(&v,
+                      SLICE_LIT("SIP/2.0/UDP h.example.com;received=192.0.2.9;maddr=224.2.0.1;"
+                                "ttl=16;foo=bar;baz;BRANCH=z9hG4bKq"),
+                      &why),
+        0);
+    assert_slice_eq(v.received, "192.0.2.9");
+    assert_slice_eq(v.maddr, "224.2.0.1");
+    assert_slice_eq(v.ttl, "16");
+    assert_slice_eq(v.branch, "z9hG4bKq");
+    assert_false(v.rport);
+    assert_true(sip_param_find(v.params, "foo", &p));
+    assert_slice_eq(p.value, "bar");
+    assert_true(sip_param_find(v.params, "BAZ", &p));
+    assert_slice_absent(p.value);
+    assert_false(sip_param_find(v.params, "ba", &p));
+
+    assert_int_equal(sip_via_parse(&v, SLICE_LIT("SIP/2.0/TLS [2001:db8::1]:5061;branch=b"), &why),
+                     0);
+    assert_slice_eq(v.host, "2001:db8::1");
+    assert_int_equal(v.host_type, SIP_HOST_IPV6);
+    assert_int_equal(v.port, 5061);
+    assert_slice_eq(v.transport, "TLS");
+
+    assert_int_equal(
+        sip_via_parse(&v, SLICE_LIT("SIP/2.0/UDP [2001:db8::1];received=[2001:db8::2]"), &why), 0);
+    assert_slice_eq(v.received, "2001:db8::2");
+    assert_int_equal(v.port, 0);
+
+    /* LWS around every delimiter, transport case kept as written */
+    assert_int_equal(
+        sip_via_parse(
+            &v, SLICE_LIT("SIP / 2.0 / udp  h.example.com : 5070 ;\r\n branch = z9hG4bKx"), &why),
+        0);
+    assert_slice_eq(v.transport, "udp");
+    assert_slice_eq(v.host, "h.example.com");
+    assert_int_equal(v.port, 5070);
+    assert_slice_eq(v.branch, "z9hG4bKx");
+
+    static const char *const bad[] = {
+        "SIP/2.0 UDP h.example.com",         "SIP/2.0/UDP",
+        "SIP/2.0/UDP h.example.com:0",       "SIP/2.0/UDP h.example.com:70000",
+        "SIP/2.0/UDP h.example.com:",        "SIP/2.0/UDP [2001:db8::1",
+        "SIP/2.0/UDP 2001:db8::1",           "SIP/2.0/UDP h.example.com;branch=",
+        "SIP/2.0/UDP h.example.com;;branch", "SIP/2.0/UDP h.example.com x",
+        "SIP/2.0/UDP -h.example.com",        "/2.0/UDP h.example.com",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        if (sip_via_parse(&v, slice_from_str(bad[i]), &why) != EBADMSG || !why) {
+            print_error("Via '%s' was accepted\n", bad[i]);
+            fail();
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- digest */
+
+static void test_digest(void **state)
+{
+    struct sip_digest d;
+    const char *why = NULL;
+    (void)state;
+
+    assert_int_equal(
+        sip_digest_parse(&d,
+                         SLICE_LIT("Digest username=\"bob\", realm=\"example.com\", nonce=\"n1\","
+                                   " uri=\"sip:example.com\", response=\"0123456789abcdef\","
+                                   " algorithm=MD5, cnonce=\"c1\", opaque=\"o1\", qop=auth,"
+                                   " nc=00000001"),
+                         &why),
+        0);
+    assert_slice_eq(d.scheme, "Digest");
+    assert_slice_eq(d.username, "bob");
+    assert_slice_eq(d.realm, "example.com");
+    assert_slice_eq(d.nonce, "n1");
+    assert_slice_eq(d.uri, "sip:example.com");
+    assert_slice_eq(d.response, "0123456789abcdef");
+    assert_slice_eq(d.algorithm, "MD5");
+    assert_slice_eq(d.cnonce, "c1");
+    assert_slice_eq(d.opaque, "o1");
+    assert_slice_eq(d.qop, "auth");
+    assert_slice_eq(d.nc, "00000001");
+    assert_slice_absent(d.userhash);
+
+    /* any order, quoted or not, any case of names, LWS and folding around , and = */
+    assert_int_equal(
+        sip_digest_parse(&d,
+                         SLICE_LIT("dIgEsT RESPONSE = \"r\",URI=sip:x@y ,\r\n NONCE=n2,"
+                                   "UserName=\"a\\\"b,c\" ,  Realm=realm.example, X-Ext=\"q\""),
+                         &why),
+        0);
+    assert_slice_caseeq(d.scheme, "digest");
+    assert_slice_eq(d.response, "r");
+    assert_slice_eq(d.uri, "sip:x@y");
+    assert_slice_eq(d.nonce, "n2");
+    assert_slice_eq(d.username, "a\\\"b,c"); /* quotes stripped, escapes kept */
+    assert_slice_eq(d.realm, "realm.example");
+
+    /* a challenge */
+    assert_int_equal(
+        sip_digest_parse(&d,
+                         SLICE_LIT("Digest realm=\"r\", domain=\"sip:a sip:b\", nonce=\"n\", "
+                                   "stale=FALSE, algorithm=MD5, qop=\"auth,auth-int\""),
+                         &why),
+        0);
+    assert_slice_eq(d.domain, "sip:a sip:b");
+    assert_slice_eq(d.stale, "FALSE");
+    assert_slice_eq(d.qop, "auth,auth-int");
+
+    /* another scheme is carried, not decoded */
+    assert_int_equal(sip_digest_parse(&d, SLICE_LIT("Basic QWxhZGRpbjpvcGVu"), &why), 0);
+    assert_slice_eq(d.scheme, "Basic");
+    assert_slice_eq(d.params, "QWxhZGRpbjpvcGVu");
+    assert_slice_absent(d.username);
+
+    static const char *const bad[] = {
+        "",
+        "Digest username",
+        "Digest username=\"bob",
+        "Digest username=bob realm=r",
+        "Digest realm=a, realm=b",
+        "Digest =x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        if (sip_digest_parse(&d, slice_from_str(bad[i]), &why) != EBADMSG || !why) {
+            print_error("credentials '%s' were accepted\n", bad[i]);
+            fail();
+        }
+    }
+}
+
+static void test_msg_auth(void **state)
+{
+    static const char text[] =
+        "REGISTER sip:example.com SIP/2.0\r\n" KEYS "Authorization: Basic QWxhZGRpbjpvcGVu\r\n"
+        "Authorization: Digest realm=\"a.example\", username=\"alice\","
+        " nonce=\"n\", uri=\"sip:example.com\", response=\"r\"\r\n"
+        "Proxy-Authorization: digest username=bob, realm=p.example,"
+        " nonce=m, uri=\"sip:example.com\", response=s\r\n"
+        "Content-Length: 0\r\n\r\n";
+    struct test_msg t;
+    const char *why = NULL;
+    (void)state;
+
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_int_equal(sip_msg_auth(&t.msg, false, &why), 0);
+    assert_true(t.msg.has_auth);
+    assert_slice_eq(t.msg.auth.username, "alice");
+    assert_slice_eq(t.msg.auth.realm, "a.example");
+    assert_true(t.msg.decoded & SIP_DEC_AUTH);
+    assert_false(t.msg.decoded & SIP_DEC_PROXY_AUTH);
+    assert_int_equal(sip_msg_auth(&t.msg, true, &why), 0);
+    assert_true(t.msg.has_proxy_auth);
+    assert_slice_eq(t.msg.proxy_auth.username, "bob");
+    assert_slice_eq(t.msg.proxy_auth.realm, "p.example");
+    assert_slice_eq(t.msg.proxy_auth.response, "s");
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, "REGISTER sip:example.com SIP/2.0\r\n" KEYS "\r\n"), 0);
+    assert_int_equal(sip_msg_auth(&t.msg, false, &why), 0);
+    assert_false(t.msg.has_auth);
+    assert_int_equal(sip_msg_auth(&t.msg, true, &why), 0);
+    assert_false(t.msg.has_proxy_auth);
+    test_msg_free(&t);
+
+    assert_int_equal(test_msg_parse(&t, "REGISTER sip:example.com SIP/2.0\r\n" KEYS
+                                        "Authorization: Digest username=\"open\r\n\r\n"),
+                     0);
+    assert_int_equal(sip_msg_auth(&t.msg, false, &why), EBADMSG);
+    test_msg_free(&t);
+}
+
+/* ---------------------------------------------------------------- name-addr */
+
+static void test_nameaddr(void **state)
+{
+    struct sip_nameaddr na;
+    const char *why = NULL;
+    (void)state;
+
+    assert_int_equal(sip_nameaddr_parse(&na,
+                                        SLICE_LIT("  \"A \\\"B\\\"\" <sip:a@b.example>;tag=x;p "),
+                                        false, &why),
+                     0);
+    assert_slice_eq(na.display, "\"A \\\"B\\\"\"");
+    assert_true(na.bracketed);
+    assert_slice_eq(na.uri_text, "sip:a@b.example");
+    assert_slice_eq(na.tag, "x");
+    assert_slice_eq(na.params, ";tag=x;p");
+
+    assert_int_equal(
+        sip_nameaddr_parse(&na, SLICE_LIT("Bob Smith <sip:b@example.com>"), false, &why), 0);
+    assert_slice_eq(na.display, "Bob Smith");
+
+    assert_int_equal(sip_nameaddr_parse(&na, SLICE_LIT("sip:b@example.com;tag=t"), false, &why), 0);
+    assert_false(na.bracketed);
+    assert_slice_eq(na.uri_text, "sip:b@example.com");
+    assert_slice_eq(na.tag, "t");
+    assert_slice_eq(na.uri.params, "");
+
+    assert_int_equal(sip_nameaddr_parse(&na, SLICE_LIT("*"), true, &why), 0);
+    assert_true(na.star);
+    assert_int_equal(sip_nameaddr_parse(&na, SLICE_LIT("*"), false, &why), EBADMSG);
+
+    static const char *const bad[] = {
+        "",
+        "\"open <sip:a@b>",
+        "\"name\" sip:a@b",
+        "<sip:a@b",
+        "sip:a@b?x=y",
+        "<sip:a@b>;tag",
+        "<sip:a@b>;tag=",
+        "<sip:a@b> junk",
+        "Bell, Al <sip:a@b>",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why = NULL;
+        if (sip_nameaddr_parse(&na, slice_from_str(bad[i]), false, &why) != EBADMSG || !why) {
+            print_error("address '%s' was accepted\n", bad[i]);
+            fail();
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- sanity */
+
+static void test_sanity(void **state)
+{
+    struct test_msg t;
+    struct sip_verdict v;
+    (void)state;
+
+    /* a good request is accepted; Max-Forwards is left to the route pipeline */
+    assert_int_equal(test_msg_parse(&t, INVITE_LINE KEYS "Max-Forwards: 0\r\n\r\n"), 0);
+    sip_sanity(&t.msg, t.ret, &t.err, NULL, &v);
+    assert_int_equal(v.action, SIP_ACCEPT);
+    test_msg_free(&t);
+
+    /* a broken ACK is never answered */
+    assert_int_equal(test_msg_parse(&t, "ACK sip:bob@example.com SIP/2.0\r\n" KEYS "\r\n"), 0);
+    sip_sanity(&t.msg, t.ret, &t.err, NULL, &v);
+    assert_int_equal(v.action, SIP_DROP); /* CSeq INVITE on an ACK */
+    test_msg_free(&t);
+
+    /* Proxy-Require: supported tags pass, the others come back in 420 */
+    static const char *const supported[] = {"path", NULL};
+    struct sip_sanity_cfg cfg = {.proxy_require_supported = supported};
+    assert_int_equal(test_msg_parse(&t, INVITE_LINE KEYS "Proxy-Require: path, foo\r\n"
+                                                         "Proxy-Require: bar\r\n\r\n"),
+                     0);
+    sip_sanity(&t.msg, t.ret, &t.err, &cfg, &v);
+    assert_int_equal(v.action, SIP_REPLY);
+    assert_int_equal(v.code, 420);
+    assert_string_equal(v.unsupported, "foo, bar");
+    assert_string_equal(v.reason, "Bad Extension");
+    test_msg_free(&t);
+    assert_int_equal(test_msg_parse(&t, INVITE_LINE KEYS "Proxy-Require: PATH\r\n\r\n"), 0);
+    sip_sanity(&t.msg, t.ret, &t.err, &cfg, &v);
+    assert_int_equal(v.action, SIP_ACCEPT);
+    test_msg_free(&t);
+
+    assert_string_equal(sip_status_reason(483), "Too Many Hops");
+    assert_string_equal(sip_status_reason(299), "");
+}
+
+int main(void)
+{
+    static const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_compact_forms),
+        cmocka_unit_test(test_case_insensitive_names),
+        cmocka_unit_test(test_folded_lines),
+        cmocka_unit_test(test_leading_crlf_and_bare_lf),
+        cmocka_unit_test(test_multi_value_headers),
+        cmocka_unit_test(test_unquoted_display_name),
+        cmocka_unit_test(test_content_length_errors),
+        cmocka_unit_test(test_datagram_body_framing),
+        cmocka_unit_test(test_stream_incomplete_prefixes),
+        cmocka_unit_test(test_stream_keepalive_and_pipelining),
+        cmocka_unit_test(test_stream_bad),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_error_offsets),
+        cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_expires),
+        cmocka_unit_test(test_via_params),
+        cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_msg_auth),
+        cmocka_unit_test(test_nameaddr),
+        cmocka_unit_test(test_sanity),
+    };
+    return cmocka_run_group_tests_name("sip_parse", tests, NULL, NULL);
+}
