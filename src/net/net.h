@@ -123,9 +123,10 @@ typedef void net_thread_fn(void *arg, unsigned index, bool is_worker);
 /*
  * Runs on a worker thread between items: after each batch of items (at
  * most 'batch' of them; idle false), and just before the worker goes to
- * sleep because its queue is empty (idle true). Returns the milliseconds the worker may sleep
- * before the hook must run again (its next timer), 0 for "run me again
- * now", or -1 for "until an item arrives". A call with idle true is always
+ * sleep because its queue is empty (idle true). Returns the milliseconds
+ * the worker may sleep before the hook must run again (its next timer), 0
+ * for "run me again now", or -1 for "until an item arrives" (only the
+ * value of an idle call is used). A call with idle true is always
  * followed, after the sleep (or when an item arrived meanwhile), by a call
  * with idle false before the next work call: the place for timers, and for
  * rcu_thread_offline()/rcu_thread_online() around a QSBR worker's sleep.

@@ -42,6 +42,7 @@ struct route_runtime {
     struct ctl_server *ctl;
     struct sip_rx rx;
     struct sip_stats stats;
+    struct sip_worker *workers; /* one per worker thread, indexed by its number */
     pthread_mutex_t reload_lock;
     time_t started;
     stat_counter reloads;
@@ -79,33 +80,13 @@ static void receive(void *arg, const struct net_dgram *d)
     sip_rx_datagram(&rt->rx, d);
 }
 
-/* Per-worker contexts are made lazily on the worker itself (first item),
- * so net keeps no knowledge of their type. */
-static struct sip_worker *worker_ctx(struct net_worker *w)
-{
-    struct sip_worker *sw = net_worker_ctx(w);
-    if (!sw) {
-        sw = calloc(1, sizeof(*sw));
-        if (!sw)
-            return NULL;
-        sw->index = net_worker_index(w);
-        net_worker_set_ctx(w, sw);
-    }
-    return sw;
-}
-
 static void work(void *arg, struct net_worker *w, struct net_item *item)
 {
     struct route_runtime *rt = arg;
     struct sip_pkt *pkt = container_of(item, struct sip_pkt, item);
-    struct sip_worker *sw = worker_ctx(w);
+    struct sip_worker *sw = &rt->workers[net_worker_index(w)];
     struct sip_ctx ctx;
 
-    if (!sw) {
-        stat_inc(&rt->stats.dropped);
-        sip_pkt_free(pkt);
-        return;
-    }
     if (!pkt->msg.is_request) {
         /* responses belong to transactions, which arrive with tm */
         stat_inc(&rt->stats.unmatched_responses);
@@ -352,6 +333,13 @@ int route_runtime_start(struct route_runtime **rtp, const struct route_opts *opt
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    rt->workers = calloc((size_t)core->children, sizeof(*rt->workers));
+    if (!rt->workers) {
+        ret = ENOMEM;
+        goto fail;
+    }
+    for (long i = 0; i < core->children; i++)
+        rt->workers[i].index = (unsigned)i;
     rt->rx.stats = &rt->stats;
     rt->rx.limits.max_msg_len = 65535;
     rt->rx.limits.max_headers = (unsigned)core->max_headers;
@@ -508,6 +496,7 @@ void route_runtime_stop(struct route_runtime *rt)
     if (rt->net)
         net_stop(rt->net); /* receivers stop, workers drain their queues */
     rt->net = NULL;
+    free(rt->workers);
     for (size_t i = 0; rt->states && route_modules[i]; i++)
         if (route_modules[i]->destroy && rt->states[i])
             route_modules[i]->destroy(rt->states[i]);
