@@ -46,18 +46,35 @@ struct slice slice_trim(struct slice s)
 
 int slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
 {
+    size_t i = 0;
     uint64_t v = 0;
 
     if (s.len == 0)
         return EINVAL;
-    for (size_t i = 0; i < s.len; i++) {
-        unsigned d = (unsigned char)s.p[i] - '0';
+    while (i < s.len && s.p[i] == '0') /* leading zeros cannot overflow */
+        i++;
+    size_t digits = s.len - i;
+    for (; i < s.len; i++) {
+        unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
         if (d > 9)
             return EINVAL;
-        if (v > (max - d) / 10)
-            return ERANGE;
-        v = v * 10 + d;
+        v = v * 10 + d; /* 19 digits fit in 64 bits: checked below */
     }
+    if (digits > 19) {
+        /* 20 digits may still fit UINT64_MAX; more never do. Recount the
+         * slow way only for this rare case. */
+        if (digits > 20)
+            return ERANGE;
+        v = 0;
+        for (i = s.len - digits; i < s.len; i++) {
+            unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
+            if (v > (UINT64_MAX - d) / 10)
+                return ERANGE;
+            v = v * 10 + d;
+        }
+    }
+    if (v > max)
+        return ERANGE;
     *out = v;
     return 0;
 }

@@ -66,6 +66,51 @@ static inline char ascii_lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
 }
 
+/*
+ * Case-insensitive equality of n bytes of p with 'lower', a lower-case
+ * literal of letters, digits and '-'. OR-ing 0x20 lower-cases a letter and
+ * leaves the other token characters alone; it also maps a few control bytes
+ * onto digits and '-', so p must hold token characters (parameter and
+ * header names, which the scanners have validated). Inline: the compilers
+ * unroll it for the literal lengths the decoders use.
+ */
+static inline uint64_t slice_load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t slice_load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline bool ascii_ieq_lower(const char *p, const char *lower, size_t n)
+{
+    /* whole words, the last one overlapping the one before: every byte
+     * read lies inside [0, n) of both strings */
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8)
+            if ((slice_load64(p + i) | 0x2020202020202020ull) != slice_load64(lower + i))
+                return false;
+        return (slice_load64(p + n - 8) | 0x2020202020202020ull) == slice_load64(lower + n - 8);
+    }
+    if (n >= 4)
+        return (slice_load32(p) | 0x20202020u) == slice_load32(lower) &&
+               (slice_load32(p + n - 4) | 0x20202020u) == slice_load32(lower + n - 4);
+    for (size_t i = 0; i < n; i++)
+        if ((char)(p[i] | 0x20) != lower[i])
+            return false;
+    return true;
+}
+
+/* s equals the lower-case literal, ignoring case (see ascii_ieq_lower). */
+#define SLICE_IEQ(s, lit) ((s).len == sizeof(lit) - 1 && ascii_ieq_lower((s).p, "" lit, sizeof(lit) - 1))
+
 /* Value of one hex digit, or -1. */
 static inline int hex_value(char c)
 {

@@ -52,12 +52,12 @@ static int put_top_via(struct sip_buf *b, const struct sip_msg *msg, const struc
     sip_param_iter_init(&it, via->params);
     while (sip_param_next(&it, &prm)) {
         const char *name_end = slice_end(prm.name);
-        if (fill_rport && slice_caseeq_str(prm.name, "rport")) {
+        if (fill_rport && SLICE_IEQ(prm.name, "rport")) {
             err |= put(b, copied, (size_t)(name_end - copied));
             err |= put_str(b, "=");
             err |= put_uint(b, rport);
             copied = slice_present(prm.value) ? slice_end(prm.value) : name_end;
-        } else if (set_received && slice_caseeq_str(prm.name, "received")) {
+        } else if (set_received && SLICE_IEQ(prm.name, "received")) {
             const char *semi = prm.name.p;
             while (semi > copied && *semi != ';')
                 semi--;

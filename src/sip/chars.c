@@ -3,8 +3,11 @@
 
 #include <errno.h>
 
-#define ALNUM_CLS (CC_TOKEN | CC_USER | CC_PASS | CC_HOST | CC_PARAM | CC_HNV | CC_SCHEME | CC_WORD | CC_URIC)
+#define ALNUM_CLS                                                                                  \
+    (CC_TOKEN | CC_USER | CC_PASS | CC_HOST | CC_PARAM | CC_HNV | CC_SCHEME | CC_WORD | CC_URIC |  \
+     CC_PVAL)
 #define MARK_CLS (CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC)
+#define TOKEN_MARK_CLS (MARK_CLS | CC_TOKEN | CC_PVAL)
 
 /* Ranges use the GNU designated-range extension that gcc and clang accept. */
 const uint16_t sip_cclass[256] = {
@@ -16,35 +19,36 @@ const uint16_t sip_cclass[256] = {
     ['a' ... 'z'] = ALNUM_CLS | CC_ALPHA,
     ['A' ... 'Z'] = ALNUM_CLS | CC_ALPHA,
     /* mark: - _ . ! ~ * ' ( ) ; token has - . ! % * _ + ` ' ~ */
-    ['-'] = MARK_CLS | CC_TOKEN | CC_HOST | CC_SCHEME,
-    ['_'] = MARK_CLS | CC_TOKEN | CC_HOST,
-    ['.'] = MARK_CLS | CC_TOKEN | CC_HOST | CC_SCHEME,
-    ['!'] = MARK_CLS | CC_TOKEN,
-    ['~'] = MARK_CLS | CC_TOKEN,
-    ['*'] = MARK_CLS | CC_TOKEN,
-    ['\''] = MARK_CLS | CC_TOKEN,
+    ['-'] = TOKEN_MARK_CLS | CC_HOST | CC_SCHEME,
+    ['_'] = TOKEN_MARK_CLS | CC_HOST,
+    ['.'] = TOKEN_MARK_CLS | CC_HOST | CC_SCHEME,
+    ['!'] = TOKEN_MARK_CLS,
+    ['~'] = TOKEN_MARK_CLS,
+    ['*'] = TOKEN_MARK_CLS,
+    ['\''] = TOKEN_MARK_CLS,
     ['('] = MARK_CLS,
     [')'] = MARK_CLS,
-    ['%'] = CC_TOKEN | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
-    ['+'] = CC_TOKEN | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC | CC_SCHEME,
-    ['`'] = CC_TOKEN | CC_WORD,
+    ['%'] = CC_TOKEN | CC_PVAL | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
+    ['+'] = CC_TOKEN | CC_PVAL | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC |
+            CC_SCHEME,
+    ['`'] = CC_TOKEN | CC_PVAL | CC_WORD,
     /* user-unreserved: & = + $ , ; ? / */
     ['&'] = CC_USER | CC_PASS | CC_PARAM | CC_URIC,
     ['='] = CC_USER | CC_PASS | CC_URIC,
     ['$'] = CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_URIC,
-    [','] = CC_USER | CC_PASS | CC_URIC,
+    [','] = CC_USER | CC_PASS | CC_URIC | CC_LIST,
     [';'] = CC_USER | CC_URIC,
     ['?'] = CC_USER | CC_HNV | CC_WORD | CC_URIC,
     ['/'] = CC_USER | CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
     /* param-unreserved [ ] / : & + $ ; hnv-unreserved [ ] / ? : + $ */
-    ['['] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
-    [']'] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
-    [':'] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
+    ['['] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC | CC_PVAL,
+    [']'] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC | CC_PVAL,
+    [':'] = CC_PARAM | CC_HNV | CC_WORD | CC_URIC | CC_PVAL,
     ['@'] = CC_URIC,
-    ['<'] = CC_WORD,
-    ['>'] = CC_WORD,
+    ['<'] = CC_WORD | CC_LIST,
+    ['>'] = CC_WORD | CC_LIST,
     ['\\'] = CC_WORD,
-    ['"'] = CC_WORD,
+    ['"'] = CC_WORD | CC_LIST,
     ['{'] = CC_WORD,
     ['}'] = CC_WORD,
     ['#'] = CC_URIC,
@@ -53,6 +57,10 @@ const uint16_t sip_cclass[256] = {
 const char *sip_scan_quoted(const char *p, const char *end)
 {
     p++; /* the opening quote */
+    /* most quoted strings hold no backslash: find the quote, then check */
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (q && !memchr(p, '\\', (size_t)(q - p)))
+        return q + 1;
     while (p < end) {
         if (*p == '"')
             return p + 1;
@@ -161,62 +169,72 @@ const char *sip_scan_host(const char *p, const char *end, struct slice *host, ui
         *type = SIP_HOST_IPV6;
         return close + 1;
     }
+    /* one pass: classify as we go. A hostname's labels are alphanum and
+     * '-', not starting or ending with '-'; a trailing dot is allowed; '_'
+     * is tolerated as real networks use it. Digits and dots only must be
+     * an IPv4 address (a top label starts with a letter). */
     const char *s = p;
-    while (p < end && cc_is(*p, CC_HOST))
+    bool digits_dots = true, bad = false;
+    char prev = '.';
+    while (p < end) {
+        char c = *p;
+        unsigned cls = sip_cclass[(unsigned char)c];
+        if (!(cls & CC_HOST))
+            break;
+        if (c == '.') {
+            bad |= prev == '.' || prev == '-';
+        } else if (c == '-') {
+            bad |= prev == '.';
+            digits_dots = false;
+        } else if (!(cls & CC_DIGIT)) {
+            digits_dots = false;
+        }
+        prev = c;
         p++;
+    }
     if (p == s)
         return NULL;
     *host = slice_make(s, (size_t)(p - s));
-    if (sip_ipv4_valid(s, (size_t)(p - s))) {
+    if (digits_dots) {
+        if (!sip_ipv4_valid(s, (size_t)(p - s)))
+            return NULL;
         *type = SIP_HOST_IPV4;
         return p;
     }
-    /* hostname: labels of alnum and '-', not starting or ending with '-';
-     * a trailing dot is allowed. '_' is tolerated as real networks use it. */
-    bool label_start = true;
-    bool all_numeric = true;
-    for (const char *q = s; q < p; q++) {
-        if (*q == '.') {
-            if (label_start)
-                return NULL;
-            if (q[-1] == '-')
-                return NULL;
-            label_start = true;
-            continue;
-        }
-        if (label_start && *q == '-')
-            return NULL;
-        if (!cc_is(*q, CC_DIGIT) && *q != '.')
-            all_numeric = false;
-        label_start = false;
-    }
-    if (all_numeric || p[-1] == '-')
-        return NULL; /* digits and dots that are no IPv4 address */
+    if (bad || prev == '-' || (p - s == 1 && prev == '.'))
+        return NULL;
     *type = SIP_HOST_NAME;
     return p;
 }
 
-int sip_scan_params(const char *p, const char *end, struct slice *params, const char **reason)
+int sip_scan_params(const char *p, const char *end, bool list, const struct sip_param_want *want,
+                    unsigned nwant, struct slice *found, struct slice *params, const char **stop,
+                    const char **reason)
 {
-    const char *start;
-
     p = skip_lws(p, end);
-    start = p;
+    const char *start = p, *last = p;
+
     while (p < end) {
         if (*p != ';') {
+            if (list && *p == ',')
+                break;
             *reason = "unexpected character after the value";
             return EBADMSG;
         }
         p = skip_lws(p + 1, end);
         const char *name = p;
         p = skip_token(p, end);
-        if (p == name) {
+        size_t nlen = (size_t)(p - name);
+        if (nlen == 0) {
             *reason = "empty parameter";
             return EBADMSG;
         }
+        struct slice value = slice_make(p, 0); /* present and empty: no "=" */
+        last = p;
         p = skip_lws(p, end);
         if (p < end && *p == '=') {
             p = skip_lws(p + 1, end);
+            const char *v = p;
             if (p < end && *p == '"') {
                 p = sip_scan_quoted(p, end);
                 if (!p) {
@@ -224,17 +242,25 @@ int sip_scan_params(const char *p, const char *end, struct slice *params, const 
                     return EBADMSG;
                 }
             } else {
-                const char *v = p;
-                while (p < end && (cc_is(*p, CC_TOKEN) || *p == ':' || *p == '[' || *p == ']'))
+                while (p < end && cc_is(*p, CC_PVAL))
                     p++;
                 if (p == v) {
                     *reason = "empty parameter value";
                     return EBADMSG;
                 }
             }
+            value = slice_make(v, (size_t)(p - v));
+            last = p;
             p = skip_lws(p, end);
         }
+        for (unsigned i = 0; i < nwant; i++) {
+            if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
+                found[i] = value;
+                break;
+            }
+        }
     }
-    *params = slice_make(start, (size_t)(p - start));
+    *params = slice_make(start, (size_t)(last - start));
+    *stop = p;
     return 0;
 }

@@ -1,5 +1,4 @@
 /* hdr.c: header names and methods, and the decoders of header values. */
-#include "sip/hdr_table.h"
 #include "sip/sip_int.h"
 
 #include <errno.h>
@@ -8,32 +7,6 @@ static int fail(const char **reason, const char *why)
 {
     *reason = why;
     return EBADMSG;
-}
-
-enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
-{
-    if (len == 0 || len > 255)
-        return SIP_HDR_OTHER;
-    char first = ascii_lower(name[0]);
-    char third = ascii_lower(name[len < 3 ? len - 1 : 2]);
-    char last = ascii_lower(name[len - 1]);
-    const struct sip_hdr_slot *s = &sip_hdr_slots[SIP_HDR_HASH(len, first, third, last)];
-    if (s->len != len || !s->name)
-        return SIP_HDR_OTHER;
-    for (size_t i = 0; i < len; i++)
-        if (ascii_lower(name[i]) != s->name[i])
-            return SIP_HDR_OTHER;
-    return (enum sip_hdr_type)s->type;
-}
-
-const char *sip_hdr_name(enum sip_hdr_type t)
-{
-    return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].name : "";
-}
-
-unsigned sip_hdr_flags(enum sip_hdr_type t)
-{
-    return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].flags : 0;
 }
 
 static const char *const method_names[] = {
@@ -132,6 +105,10 @@ bool sip_list_next(struct sip_list_iter *it, struct slice *item)
         int angle = 0;
         while (p < end) {
             char c = *p;
+            if (!cc_is(c, CC_LIST)) {
+                p++;
+                continue;
+            }
             if (c == '"') {
                 const char *q = sip_scan_quoted(p, end);
                 if (!q) {
@@ -167,66 +144,49 @@ bool sip_list_next(struct sip_list_iter *it, struct slice *item)
 
 /* ---------------------------------------------------------------- Via */
 
-static void via_pick_params(struct sip_via *via)
-{
-    struct sip_param_iter it;
-    struct sip_param prm;
+static const struct sip_param_want via_want[] = {
+    SIP_WANT("branch"), SIP_WANT("received"), SIP_WANT("rport"), SIP_WANT("maddr"), SIP_WANT("ttl"),
+};
 
-    sip_param_iter_init(&it, via->params);
-    while (sip_param_next(&it, &prm)) {
-        struct slice n = prm.name;
-        switch (n.len) {
-        case 3:
-            if (slice_caseeq_str(n, "ttl"))
-                via->ttl = prm.value;
-            break;
-        case 5:
-            if (slice_caseeq_str(n, "maddr"))
-                via->maddr = prm.value;
-            else if (slice_caseeq_str(n, "rport")) {
-                via->rport = true;
-                via->rport_value = prm.value;
-            }
-            break;
-        case 6:
-            if (slice_caseeq_str(n, "branch"))
-                /* ";branch" without a value is present but empty: rejected below */
-                via->branch = slice_present(prm.value) ? prm.value : slice_make(n.p, 0);
-            break;
-        case 8:
-            if (slice_caseeq_str(n, "received")) {
-                struct slice v = prm.value;
-                /* RFC 5118 4.5: tolerate a bracketed IPv6 reference */
-                if (v.len >= 2 && v.p[0] == '[' && v.p[v.len - 1] == ']')
-                    v = slice_make(v.p + 1, v.len - 2);
-                via->received = v;
-            }
-            break;
-        }
+/* The protocol part, "SIP / 2.0 / UDP" with LWS allowed around the slashes. */
+static const char *via_protocol(struct sip_via *via, const char *p, const char *end)
+{
+    const char *s;
+
+    /* the form every phone sends, checked in one compare */
+    if (end - p >= 8 && memcmp(p, "SIP/2.0/", 8) == 0) {
+        via->protocol = slice_make(p, 3);
+        via->version = slice_make(p + 4, 3);
+        return p + 8;
     }
-}
-
-int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)
-{
-    const char *p = text.p, *end = slice_end(text), *s;
-
-    memset(via, 0, sizeof(*via));
-    via->raw = text;
-    p = skip_lws(p, end);
     s = p;
     p = skip_token(p, end);
     via->protocol = slice_make(s, (size_t)(p - s));
     p = skip_lws(p, end);
     if (via->protocol.len == 0 || p >= end || *p != '/')
-        return fail(reason, "bad Via protocol");
+        return NULL;
     p = skip_lws(p + 1, end);
     s = p;
     p = skip_token(p, end);
     via->version = slice_make(s, (size_t)(p - s));
     p = skip_lws(p, end);
     if (via->version.len == 0 || p >= end || *p != '/')
+        return NULL;
+    return skip_lws(p + 1, end);
+}
+
+int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool list,
+                     const char **next, const char **reason)
+{
+    const char *s;
+    struct slice found[5] = {SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL};
+
+    memset(via, 0, sizeof(*via));
+    p = skip_lws(p, end);
+    const char *start = p;
+    p = via_protocol(via, p, end);
+    if (!p)
         return fail(reason, "bad Via protocol");
-    p = skip_lws(p + 1, end);
     s = p;
     p = skip_token(p, end);
     via->transport = slice_make(s, (size_t)(p - s));
@@ -236,8 +196,9 @@ int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)
     p = sip_scan_host(p, end, &via->host, &via->host_type);
     if (!p)
         return fail(reason, "bad Via sent-by host");
-    const char *after_host = p;
-    p = skip_lws(p, end);
+    const char *last = p;
+    if (p < end && *p != ';' && *p != ':' && *p != ',')
+        p = skip_lws(p, end);
     if (p < end && *p == ':') {
         p = skip_lws(p + 1, end);
         s = p;
@@ -248,36 +209,68 @@ int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)
         if (slice_to_u64(via->port_str, 65535, &port) != 0 || port == 0)
             return fail(reason, "bad Via sent-by port");
         via->port = (uint16_t)port;
+        last = p;
     } else {
-        p = after_host;
+        p = last;
     }
-    if (sip_scan_params(p, end, &via->params, reason) != 0) {
+    if (sip_scan_params(p, end, list, via_want, 5, found, &via->params, next, reason) != 0) {
         *reason = "bad Via parameter";
         return EBADMSG;
     }
-    via_pick_params(via);
+    if (via->params.len)
+        last = slice_end(via->params);
+    via->raw = slice_make(start, (size_t)(last - start));
+    via->branch = found[0];
     if (slice_present(via->branch) && via->branch.len == 0)
         return fail(reason, "empty Via branch");
+    struct slice v = found[1];
+    /* RFC 5118 4.5: tolerate a bracketed IPv6 reference */
+    if (v.len >= 2 && v.p[0] == '[' && v.p[v.len - 1] == ']')
+        v = slice_make(v.p + 1, v.len - 2);
+    via->received = v;
+    if (slice_present(found[2])) {
+        via->rport = true;
+        via->rport_value = found[2].len ? found[2] : SLICE_NULL; /* absent: no value */
+    }
+    via->maddr = found[3];
+    via->ttl = found[4];
     return 0;
+}
+
+int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)
+{
+    const char *next, *end = slice_end(text);
+    int ret = sip_via_parse_at(via, text.p, end, false, &next, reason);
+    if (ret == 0 && skip_lws(next, end) != end)
+        return fail(reason, "bad Via parameter");
+    return ret;
 }
 
 /* ---------------------------------------------------------------- name-addr */
 
-int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_star,
-                       const char **reason)
+static const struct sip_param_want na_want[] = {
+    SIP_WANT("tag"), SIP_WANT("expires"), SIP_WANT("q"),
+};
+
+int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
+                          bool allow_star, bool list, const char **next, const char **reason)
 {
-    const char *p, *end, *after_uri;
+    const char *after_uri;
+    struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
     memset(na, 0, sizeof(*na));
-    text = slice_trim(text);
-    na->raw = text;
-    p = text.p;
-    end = slice_end(text);
-    if (text.len == 0)
+    p = skip_lws(p, end);
+    const char *start = p;
+    if (p >= end || (list && *p == ','))
         return fail(reason, "empty address");
-    if (allow_star && text.len == 1 && *p == '*') {
-        na->star = true;
-        return 0;
+    if (allow_star && *p == '*') {
+        const char *q = skip_lws(p + 1, end);
+        if (q == end || (list && *q == ',')) {
+            na->star = true;
+            na->raw = slice_make(p, 1);
+            *next = q;
+            return 0;
+        }
     }
     const char *lt = NULL;
     if (*p == '"') {
@@ -309,27 +302,39 @@ int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_st
         na->uri_text = slice_make(lt + 1, (size_t)(gt - lt - 1));
         after_uri = gt + 1;
     } else {
-        /* addr-spec: the URI ends at LWS or ';' (header parameters) */
+        /* addr-spec: the URI ends at LWS, ';' (header parameters) or ',' */
         const char *q = p;
-        while (q < end && *q != ';' && !cc_is(*q, CC_WS))
+        while (q < end && *q != ';' && *q != ',' && !cc_is(*q, CC_WS) && *q != '?')
             q++;
+        if (q < end && (*q == '?' || (*q == ',' && !list)))
+            return fail(reason, "URI with ? or , outside <>");
         na->uri_text = slice_make(p, (size_t)(q - p));
         after_uri = q;
-        if (memchr(na->uri_text.p, '?', na->uri_text.len) ||
-            memchr(na->uri_text.p, ',', na->uri_text.len))
-            return fail(reason, "URI with ? or , outside <>");
     }
     if (sip_uri_parse(&na->uri, na->uri_text, reason) != 0)
         return EBADMSG;
-    if (sip_scan_params(after_uri, end, &na->params, reason) != 0)
+    if (sip_scan_params(after_uri, end, list, na_want, 3, found, &na->params, next, reason) != 0)
         return EBADMSG;
-    struct sip_param tag;
-    if (sip_param_find(na->params, "tag", &tag)) {
-        if (!slice_present(tag.value) || tag.value.len == 0)
+    const char *last = na->params.len ? slice_end(na->params) : after_uri;
+    na->raw = slice_make(start, (size_t)(last - start));
+    if (slice_present(found[0])) {
+        if (found[0].len == 0)
             return fail(reason, "empty tag");
-        na->tag = tag.value;
+        na->tag = found[0];
     }
+    na->expires = found[1];
+    na->q = found[2];
     return 0;
+}
+
+int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_star,
+                       const char **reason)
+{
+    const char *next, *end = slice_end(text);
+    int ret = sip_nameaddr_parse_at(na, text.p, end, allow_star, false, &next, reason);
+    if (ret == 0 && skip_lws(next, end) != end)
+        return fail(reason, "unexpected character after the address");
+    return ret;
 }
 
 /* ---------------------------------------------------------------- CSeq */
@@ -374,7 +379,7 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
         return fail(reason, "missing authentication scheme");
     p = skip_lws(p, end);
     d->params = slice_make(p, (size_t)(end - p));
-    if (!slice_caseeq_str(d->scheme, "Digest"))
+    if (!SLICE_IEQ(d->scheme, "digest"))
         return 0; /* other schemes are carried, not decoded */
     while (p < end) {
         s = p;
@@ -408,47 +413,47 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
         struct slice *dst = NULL;
         switch (ascii_lower(name.p[0])) {
         case 'a':
-            if (slice_caseeq_str(name, "algorithm"))
+            if (SLICE_IEQ(name, "algorithm"))
                 dst = &d->algorithm;
             break;
         case 'c':
-            if (slice_caseeq_str(name, "cnonce"))
+            if (SLICE_IEQ(name, "cnonce"))
                 dst = &d->cnonce;
             break;
         case 'd':
-            if (slice_caseeq_str(name, "domain"))
+            if (SLICE_IEQ(name, "domain"))
                 dst = &d->domain;
             break;
         case 'n':
-            if (slice_caseeq_str(name, "nonce"))
+            if (SLICE_IEQ(name, "nonce"))
                 dst = &d->nonce;
-            else if (slice_caseeq_str(name, "nc"))
+            else if (SLICE_IEQ(name, "nc"))
                 dst = &d->nc;
             break;
         case 'o':
-            if (slice_caseeq_str(name, "opaque"))
+            if (SLICE_IEQ(name, "opaque"))
                 dst = &d->opaque;
             break;
         case 'q':
-            if (slice_caseeq_str(name, "qop"))
+            if (SLICE_IEQ(name, "qop"))
                 dst = &d->qop;
             break;
         case 'r':
-            if (slice_caseeq_str(name, "realm"))
+            if (SLICE_IEQ(name, "realm"))
                 dst = &d->realm;
-            else if (slice_caseeq_str(name, "response"))
+            else if (SLICE_IEQ(name, "response"))
                 dst = &d->response;
             break;
         case 's':
-            if (slice_caseeq_str(name, "stale"))
+            if (SLICE_IEQ(name, "stale"))
                 dst = &d->stale;
             break;
         case 'u':
-            if (slice_caseeq_str(name, "username"))
+            if (SLICE_IEQ(name, "username"))
                 dst = &d->username;
-            else if (slice_caseeq_str(name, "uri"))
+            else if (SLICE_IEQ(name, "uri"))
                 dst = &d->uri;
-            else if (slice_caseeq_str(name, "userhash"))
+            else if (SLICE_IEQ(name, "userhash"))
                 dst = &d->userhash;
             break;
         }

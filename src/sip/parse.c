@@ -1,4 +1,5 @@
 /* parse.c: one pass over a SIP message: start line, header table, framing, transaction keys. */
+#include "sip/hdr_table.h"
 #include "sip/sip_int.h"
 
 #include <errno.h>
@@ -145,14 +146,52 @@ static int grow_hdrs(struct sip_msg *msg, const struct sip_limits *lim)
 
 /* Splits the header block; *body_start is set past the empty line, or NULL
  * when the buffer ended first. */
+/* The type of a header name of token characters: the generated table,
+ * hashed on length and the first, third and last letters. OR 0x20
+ * lower-cases letters and leaves the other token characters of the known
+ * names alone (see ascii_ieq_lower). */
+static inline enum sip_hdr_type hdr_type(const char *name, size_t len)
+{
+    if (len > 255)
+        return SIP_HDR_OTHER;
+    unsigned first = (unsigned char)(name[0] | 0x20);
+    unsigned third = (unsigned char)(name[len < 3 ? len - 1 : 2] | 0x20);
+    unsigned last = (unsigned char)(name[len - 1] | 0x20);
+    const struct sip_hdr_slot *s = &sip_hdr_slots[SIP_HDR_HASH(len, first, third, last)];
+    if (s->len != len || !ascii_ieq_lower(name, s->name, len))
+        return SIP_HDR_OTHER;
+    return (enum sip_hdr_type)s->type;
+}
+
+enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
+{
+    if (len == 0)
+        return SIP_HDR_OTHER;
+    for (size_t i = 0; i < len; i++)
+        if (!cc_is(name[i], CC_TOKEN))
+            return SIP_HDR_OTHER; /* hdr_type() wants token characters */
+    return hdr_type(name, len);
+}
+
+const char *sip_hdr_name(enum sip_hdr_type t)
+{
+    return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].name : "";
+}
+
+unsigned sip_hdr_flags(enum sip_hdr_type t)
+{
+    return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].flags : 0;
+}
+
 static int split_headers(struct sip_msg *msg, const char *base, const char *p, const char *end,
                          const struct sip_limits *lim, const char **body_start,
-                         struct sip_error *err)
+                         const struct sip_hdr **dup, struct sip_error *err)
 {
     uint16_t last[SIP_HDR_COUNT];
 
     memset(last, 0, sizeof(last));
     *body_start = NULL;
+    *dup = NULL;
     while (p < end) {
         const char *lf = line_end(p, end);
         const char *ce = content_end(p, lf);
@@ -163,7 +202,7 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         if (cc_is(*p, CC_WS))
             return fail(err, base, p, "folded line without a header", 400);
         /* continuation lines */
-        while (lf < end && lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t')) {
+        while (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t')) {
             lf = line_end(lf + 1, end);
             ce = content_end(p, lf);
         }
@@ -175,9 +214,10 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         const char *n = p;
         while (n < ce && cc_is(*n, CC_TOKEN))
             n++;
-        struct slice name = slice_make(p, (size_t)(n - p));
-        n = skip_lws(n, ce);
-        if (name.len == 0 || n >= ce || *n != ':')
+        size_t name_len = (size_t)(n - p);
+        if (n < ce && *n != ':')
+            n = skip_lws(n, ce);
+        if (name_len == 0 || n >= ce || *n != ':')
             return fail(err, base, p, "header line without a colon", 400);
         if (msg->hdr_count == msg->hdr_cap) {
             if (msg->hdr_count >= lim->max_headers) {
@@ -187,19 +227,27 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
             if (grow_hdrs(msg, lim) != 0)
                 return ENOMEM;
         }
+        /* the value, without the LWS around it (folding included) */
+        const char *vs = skip_lws(n + 1, ce), *ve = ce;
+        while (ve > vs && cc_is(ve[-1], CC_WS))
+            ve--;
         struct sip_hdr *h = &msg->hdrs[msg->hdr_count];
+        enum sip_hdr_type t = hdr_type(p, name_len);
         h->line = slice_make(p, (size_t)(next - p));
-        h->name = name;
-        h->value = slice_trim(slice_make(n + 1, (size_t)(ce - n - 1)));
-        h->type = (uint16_t)sip_hdr_lookup(name.p, name.len);
+        h->name = slice_make(p, name_len);
+        h->value = slice_make(vs, (size_t)(ve - vs));
+        h->type = (uint16_t)t;
         h->next = 0;
         msg->hdr_count++;
-        if (last[h->type])
-            msg->hdrs[last[h->type] - 1].next = (uint16_t)msg->hdr_count;
-        else
-            msg->first[h->type] = (uint16_t)msg->hdr_count;
-        last[h->type] = (uint16_t)msg->hdr_count;
-        msg->count[h->type]++;
+        if (last[t]) {
+            msg->hdrs[last[t] - 1].next = (uint16_t)msg->hdr_count;
+            if (!*dup && (sip_hdr_infos[t].flags & SIP_HF_SINGLE))
+                *dup = h;
+        } else {
+            msg->first[t] = (uint16_t)msg->hdr_count;
+        }
+        last[t] = (uint16_t)msg->hdr_count;
+        msg->count[t]++;
         p = next;
     }
     return 0;
@@ -226,35 +274,24 @@ static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type
     return msg->first[t] ? &msg->hdrs[msg->first[t] - 1] : NULL;
 }
 
-static int decode_keys(struct sip_msg *msg, const char *base, struct sip_error *err)
+static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_hdr *dup,
+                       struct sip_error *err)
 {
     const struct sip_hdr *h;
     const char *why;
 
-    for (unsigned t = 1; t < SIP_HDR_COUNT; t++) {
-        if (msg->count[t] > 1) {
-            const char *r = duplicate_reason((enum sip_hdr_type)t);
-            if (r) {
-                const struct sip_hdr *second = &msg->hdrs[msg->hdrs[msg->first[t] - 1].next - 1];
-                return fail(err, base, second->line.p, r, 400);
-            }
-        }
+    if (dup) {
+        const char *r = duplicate_reason((enum sip_hdr_type)dup->type);
+        if (r)
+            return fail(err, base, dup->line.p, r, 400);
     }
     h = hdr_at(msg, SIP_HDR_VIA);
     if (!h)
         return fail(err, base, msg->data.p, "missing Via", 400);
-    struct sip_list_iter it;
-    struct slice item;
-    sip_list_iter_init(&it, h->value);
-    if (!sip_list_next(&it, &item) || it.empty)
-        return fail(err, base, h->value.p, "bad Via: empty value", 400);
-    if (sip_via_parse(&msg->via, item, &why) != 0)
+    const char *next;
+    if (sip_via_parse_at(&msg->via, h->value.p, slice_end(h->value), true, &next, &why) != 0)
         return fail(err, base, h->value.p, why, 400);
-    msg->via_count_hint = 1;
-    while (sip_list_next(&it, &item))
-        msg->via_count_hint++;
-    if (it.empty || it.bad)
-        return fail(err, base, h->value.p, "bad Via: empty value", 400);
+    msg->via_next = next;
 
     h = hdr_at(msg, SIP_HDR_CALL_ID);
     if (!h)
@@ -368,7 +405,8 @@ int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, siz
     /* the first fault is the one reported: a request-line error keeps its
      * reason and status even when a header line is bad too */
     struct sip_error header_err;
-    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, ret ? &header_err : err);
+    const struct sip_hdr *dup;
+    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, &dup, ret ? &header_err : err);
     if (sret == ENOMEM)
         return ENOMEM;
     msg->headers_ok = true;
@@ -382,7 +420,7 @@ int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, siz
     }
     if (!body)
         return fail(err, buf, end, "no empty line after the headers", 400);
-    ret = decode_keys(msg, buf, err);
+    ret = decode_keys(msg, buf, dup, err);
     if (ret)
         return ret;
     msg->keys_ok = true;
@@ -492,53 +530,83 @@ const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, struct slic
     return NULL;
 }
 
-/* Counts and decodes every value of a list header into an arena array. */
-static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, void **out,
-                       unsigned *n, const char **reason,
-                       int (*decode)(void *elem, struct slice text, const char **reason))
+/* Decodes every value of a list header (Via, Contact) into an arena array,
+ * in one pass over the values: the first few land in a stack array, which
+ * is copied to the arena once the count is known. 'first' is an already
+ * decoded first value (the top Via) or NULL. */
+#define LIST_STACK 16
+#define LIST_MAX 1024
+
+typedef int list_decode_fn(void *elem, const char *p, const char *end, const char **next,
+                           const char **reason);
+
+static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size,
+                       const void *first, const char *first_next, void **out, unsigned *n,
+                       const char **reason, list_decode_fn *decode)
 {
-    unsigned total = 0;
-    struct sip_list_iter it;
-    struct slice item;
+    _Alignas(16) char stack[LIST_STACK * 512];
+    char *arr = stack;
+    unsigned cap = (unsigned)(sizeof(stack) / elem_size), count = 0;
 
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
-        sip_list_iter_init(&it, h->value);
-        while (sip_list_next(&it, &item))
-            total++;
-        if (it.bad || it.empty) {
-            *reason = it.bad ? "unbalanced quote or bracket" : "empty list element";
+        const char *p = h->value.p, *end = slice_end(h->value);
+        if (p == end) {
+            *reason = "empty list element";
             return EBADMSG;
         }
-    }
-    if (total > msg->hdr_cap * 64u + 64u) {
-        *reason = "too many values";
-        return EBADMSG;
-    }
-    char *arr = total ? arena_alloc(msg->arena, total * elem_size) : NULL;
-    if (total && !arr)
-        return ENOMEM;
-    unsigned i = 0;
-    for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
-        sip_list_iter_init(&it, h->value);
-        while (sip_list_next(&it, &item)) {
-            if (decode(arr + (size_t)i * elem_size, item, reason) != 0)
+        while (p < end) {
+            if (count == cap) {
+                if (cap >= LIST_MAX) {
+                    *reason = "too many values";
+                    return EBADMSG;
+                }
+                char *bigger = arena_alloc(msg->arena, (size_t)cap * 2 * elem_size);
+                if (!bigger)
+                    return ENOMEM;
+                memcpy(bigger, arr, (size_t)count * elem_size);
+                arr = bigger;
+                cap *= 2;
+            }
+            const char *next;
+            char *elem = arr + (size_t)count * elem_size;
+            if (count == 0 && first) {
+                memcpy(elem, first, elem_size); /* the eager pass decoded it already */
+                next = first_next;
+            } else if (decode(elem, p, end, &next, reason) != 0) {
                 return EBADMSG;
-            i++;
+            }
+            count++;
+            if (next < end) { /* at the ',' */
+                next = skip_lws(next + 1, end);
+                if (next == end || *next == ',') {
+                    *reason = "empty list element";
+                    return EBADMSG;
+                }
+            }
+            p = next;
         }
     }
-    *out = arr;
-    *n = total;
+    if (arr == stack && count) {
+        arr = arena_alloc(msg->arena, (size_t)count * elem_size);
+        if (!arr)
+            return ENOMEM;
+        memcpy(arr, stack, (size_t)count * elem_size);
+    }
+    *out = count ? arr : NULL;
+    *n = count;
     return 0;
 }
 
-static int decode_via(void *elem, struct slice text, const char **reason)
+static int decode_via(void *elem, const char *p, const char *end, const char **next,
+                      const char **reason)
 {
-    return sip_via_parse(elem, text, reason);
+    return sip_via_parse_at(elem, p, end, true, next, reason);
 }
 
-static int decode_contact(void *elem, struct slice text, const char **reason)
+static int decode_contact(void *elem, const char *p, const char *end, const char **next,
+                          const char **reason)
 {
-    return sip_nameaddr_parse(elem, text, true, reason);
+    return sip_nameaddr_parse_at(elem, p, end, true, true, next, reason);
 }
 
 int sip_msg_vias(struct sip_msg *msg, const char **reason)
@@ -546,8 +614,9 @@ int sip_msg_vias(struct sip_msg *msg, const char **reason)
     if (msg->decoded & SIP_DEC_VIAS)
         return 0;
     void *arr = NULL;
-    int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), &arr, &msg->via_n, reason,
-                          decode_via);
+    bool top = msg->keys_ok && msg->via_next;
+    int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), top ? &msg->via : NULL,
+                          top ? msg->via_next : NULL, &arr, &msg->via_n, reason, decode_via);
     if (ret)
         return ret;
     msg->vias = arr;
@@ -560,7 +629,7 @@ int sip_msg_contacts(struct sip_msg *msg, const char **reason)
     if (msg->decoded & SIP_DEC_CONTACTS)
         return 0;
     void *arr = NULL;
-    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), &arr,
+    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), NULL, NULL, &arr,
                           &msg->contact_n, reason, decode_contact);
     if (ret)
         return ret;
@@ -609,7 +678,7 @@ int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
         if (sip_digest_parse(d, h->value, reason) != 0)
             return EBADMSG;
-        if (slice_caseeq_str(d->scheme, "Digest")) {
+        if (SLICE_IEQ(d->scheme, "digest")) {
             *has = true;
             break;
         }

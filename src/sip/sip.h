@@ -231,6 +231,7 @@ struct sip_nameaddr {
     struct sip_uri uri;
     struct slice params;    /* header parameters after the URI, ";..." */
     struct slice tag;       /* From/To tag, absent when none */
+    struct slice expires, q; /* Contact parameters, absent when none (empty: no value) */
 };
 
 struct sip_cseq {
@@ -335,7 +336,7 @@ struct sip_msg {
 
     /* decoded eagerly: the transaction and dialog keys */
     struct sip_via via;     /* the top Via value */
-    unsigned via_count_hint; /* values in the first Via header line */
+    const char *via_next;   /* where it ended in its header line (for sip_msg_vias) */
     struct slice call_id;
     struct sip_cseq cseq;
     struct sip_nameaddr from, to;

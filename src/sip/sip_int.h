@@ -20,6 +20,8 @@ enum {
     CC_SCHEME = 1u << 9, /* after the first letter of a scheme: alnum + - . */
     CC_WORD = 1u << 10,  /* Call-ID word */
     CC_URIC = 1u << 11,  /* any character an absolute URI may hold */
+    CC_PVAL = 1u << 12,  /* unquoted header parameter value: token / host (: [ ]) */
+    CC_LIST = 1u << 13,  /* what a list splitter must look at: " < > , */
 };
 
 extern const uint16_t sip_cclass[256];
@@ -55,11 +57,31 @@ const char *sip_scan_host(const char *p, const char *end, struct slice *host, ui
 bool sip_ipv6_valid(const char *p, size_t len);
 bool sip_ipv4_valid(const char *p, size_t len);
 
+/* A header parameter a decoder wants picked out while scanning. */
+struct sip_param_want {
+    const char *name; /* lower case */
+    size_t len;
+};
+#define SIP_WANT(lit) {"" lit, sizeof(lit) - 1}
+
 /*
  * Parses header parameters (";" name ["=" value]) with LWS allowed around
- * every delimiter, from p to end. Sets *params to the run. Returns 0 or
- * EBADMSG with *reason. Values are token, host or quoted-string.
+ * every delimiter, from p. Stops at end, or with 'list' at a top-level ','
+ * (*stop points at where it stopped). Values are token, host or
+ * quoted-string (quotes kept). found[i] gets want[i]'s value; a parameter
+ * without "=" gives a present, empty slice; found[] is left alone for
+ * absent names. *params is the run from the first ';' to the end of the
+ * last parameter. One pass. 0 or EBADMSG with *reason.
  */
-int sip_scan_params(const char *p, const char *end, struct slice *params, const char **reason);
+int sip_scan_params(const char *p, const char *end, bool list, const struct sip_param_want *want,
+                    unsigned nwant, struct slice *found, struct slice *params, const char **stop,
+                    const char **reason);
+
+/* One Via value or name-addr from p, stopping at a top-level ',' when 'list';
+ * *next is where it stopped (the ',' or end). */
+int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool list,
+                     const char **next, const char **reason);
+int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
+                          bool allow_star, bool list, const char **next, const char **reason);
 
 #endif

@@ -58,23 +58,23 @@ static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
         }
         switch (n.len) {
         case 2:
-            if (slice_caseeq_str(n, "lr"))
+            if (SLICE_IEQ(n, "lr"))
                 uri->lr = true;
             break;
         case 3:
-            if (slice_caseeq_str(n, "ttl"))
+            if (SLICE_IEQ(n, "ttl"))
                 uri->ttl = v;
             break;
         case 4:
-            if (slice_caseeq_str(n, "user"))
+            if (SLICE_IEQ(n, "user"))
                 uri->user_param = v;
             break;
         case 5:
-            if (slice_caseeq_str(n, "maddr"))
+            if (SLICE_IEQ(n, "maddr"))
                 uri->maddr = v;
             break;
         case 9:
-            if (slice_caseeq_str(n, "transport"))
+            if (SLICE_IEQ(n, "transport"))
                 uri->transport = v;
             break;
         }
@@ -190,15 +190,15 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
         return fail(reason, "bad URI scheme");
     uri->scheme = slice_make(text.p, (size_t)(p - text.p));
     p++;
-    if (uri->scheme.len == 3 && slice_caseeq_str(uri->scheme, "sip")) {
+    if (SLICE_IEQ(uri->scheme, "sip")) {
         uri->scheme_id = SIP_URI_SIP;
         return parse_sip(uri, p, end, reason);
     }
-    if (uri->scheme.len == 4 && slice_caseeq_str(uri->scheme, "sips")) {
+    if (SLICE_IEQ(uri->scheme, "sips")) {
         uri->scheme_id = SIP_URI_SIPS;
         return parse_sip(uri, p, end, reason);
     }
-    if (uri->scheme.len == 3 && slice_caseeq_str(uri->scheme, "tel")) {
+    if (SLICE_IEQ(uri->scheme, "tel")) {
         uri->scheme_id = SIP_URI_TEL;
         return parse_tel(uri, p, end, reason);
     }
