@@ -15,13 +15,13 @@ const uint16_t sip_cclass[256] = {
     ['\t'] = CC_WS,
     ['\r'] = CC_WS,
     ['\n'] = CC_WS,
-    ['0' ... '9'] = ALNUM_CLS | CC_DIGIT,
+    ['0' ... '9'] = ALNUM_CLS | CC_DIGIT | CC_DIGITDOT,
     ['a' ... 'z'] = ALNUM_CLS | CC_ALPHA,
     ['A' ... 'Z'] = ALNUM_CLS | CC_ALPHA,
     /* mark: - _ . ! ~ * ' ( ) ; token has - . ! % * _ + ` ' ~ */
     ['-'] = TOKEN_MARK_CLS | CC_HOST | CC_SCHEME,
     ['_'] = TOKEN_MARK_CLS | CC_HOST,
-    ['.'] = TOKEN_MARK_CLS | CC_HOST | CC_SCHEME,
+    ['.'] = TOKEN_MARK_CLS | CC_HOST | CC_SCHEME | CC_DIGITDOT,
     ['!'] = TOKEN_MARK_CLS,
     ['~'] = TOKEN_MARK_CLS,
     ['*'] = TOKEN_MARK_CLS,
@@ -57,10 +57,13 @@ const uint16_t sip_cclass[256] = {
 const char *sip_scan_quoted(const char *p, const char *end)
 {
     p++; /* the opening quote */
-    /* most quoted strings hold no backslash: find the quote, then check */
-    const char *q = memchr(p, '"', (size_t)(end - p));
-    if (q && !memchr(p, '\\', (size_t)(q - p)))
+    /* most quoted strings hold no backslash: the first quote or backslash */
+    const char *q = find_byte2(p, end, '"', '\\');
+    if (!q)
+        return NULL;
+    if (*q == '"')
         return q + 1;
+    p = q;
     while (p < end) {
         if (*p == '"')
             return p + 1;
@@ -169,40 +172,37 @@ const char *sip_scan_host(const char *p, const char *end, struct slice *host, ui
         *type = SIP_HOST_IPV6;
         return close + 1;
     }
-    /* one pass: classify as we go. A hostname's labels are alphanum and
-     * '-', not starting or ending with '-'; a trailing dot is allowed; '_'
-     * is tolerated as real networks use it. Digits and dots only must be
-     * an IPv4 address (a top label starts with a letter). */
+    /* The scan is one table test per byte (CC_DIGITDOT tells digits and
+     * dots); the label rules are checked afterwards at the few dots and
+     * dashes. A hostname's labels are alphanum and '-', not starting or
+     * ending with '-'; a trailing dot is allowed; '_' is tolerated as real
+     * networks use it. Digits and dots only must be an IPv4 address (a top
+     * label starts with a letter). */
     const char *s = p;
-    bool digits_dots = true, bad = false;
-    char prev = '.';
+    unsigned all = CC_DIGITDOT;
     while (p < end) {
-        char c = *p;
-        unsigned cls = sip_cclass[(unsigned char)c];
+        unsigned cls = sip_cclass[(unsigned char)*p];
         if (!(cls & CC_HOST))
             break;
-        if (c == '.') {
-            bad |= prev == '.' || prev == '-';
-        } else if (c == '-') {
-            bad |= prev == '.';
-            digits_dots = false;
-        } else if (!(cls & CC_DIGIT)) {
-            digits_dots = false;
-        }
-        prev = c;
+        all &= cls;
         p++;
     }
-    if (p == s)
+    size_t n = (size_t)(p - s);
+    if (n == 0)
         return NULL;
-    *host = slice_make(s, (size_t)(p - s));
-    if (digits_dots) {
-        if (!sip_ipv4_valid(s, (size_t)(p - s)))
+    *host = slice_make(s, n);
+    if (all & CC_DIGITDOT) {
+        if (!sip_ipv4_valid(s, n))
             return NULL;
         *type = SIP_HOST_IPV4;
         return p;
     }
-    if (bad || prev == '-' || (p - s == 1 && prev == '.'))
+    if (s[0] == '.' || s[0] == '-' || s[n - 1] == '-')
         return NULL;
+    for (const char *d = find_byte(s, p, '.'); d; d = find_byte(d + 1, p, '.')) {
+        if (d[-1] == '-' || (d + 1 < p && (d[1] == '.' || d[1] == '-')))
+            return NULL;
+    }
     *type = SIP_HOST_NAME;
     return p;
 }

@@ -181,7 +181,7 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool l
     const char *s;
     struct slice found[5] = {SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
-    memset(via, 0, sizeof(*via));
+    zero_struct(via, sizeof(*via));
     p = skip_lws(p, end);
     const char *start = p;
     p = via_protocol(via, p, end);
@@ -258,7 +258,7 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     const char *after_uri;
     struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
-    memset(na, 0, sizeof(*na));
+    zero_struct(na, sizeof(*na));
     p = skip_lws(p, end);
     const char *start = p;
     if (p >= end || (list && *p == ','))
@@ -295,7 +295,7 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
         }
     }
     if (lt) {
-        const char *gt = memchr(lt, '>', (size_t)(end - lt));
+        const char *gt = find_byte(lt, end, '>');
         if (!gt)
             return fail(reason, "missing > after <URI");
         na->bracketed = true;
@@ -370,7 +370,7 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
 {
     const char *p = text.p, *end = slice_end(text), *s;
 
-    memset(d, 0, sizeof(*d));
+    zero_struct(d, sizeof(*d));
     p = skip_lws(p, end);
     s = p;
     p = skip_token(p, end);

@@ -36,7 +36,7 @@ static int fail(struct sip_error *err, const char *base, const char *at, const c
 /* End of the line starting at p: points at its LF, or end. */
 static const char *line_end(const char *p, const char *end)
 {
-    const char *lf = memchr(p, '\n', (size_t)(end - p));
+    const char *lf = find_byte(p, end, '\n');
     return lf ? lf : end;
 }
 
@@ -100,13 +100,14 @@ static int parse_request_line(struct sip_msg *msg, const char *base, const char 
         err->detail = why;
         return EBADMSG;
     }
+    msg->ruri_ok = true;
     return 0;
 }
 
 static int parse_status_line(struct sip_msg *msg, const char *base, const char *p,
                              const char *end, struct sip_error *err)
 {
-    const char *sp = memchr(p, ' ', (size_t)(end - p));
+    const char *sp = find_byte(p, end, ' ');
 
     if (!sp)
         return fail(err, base, p, "bad status line", 0);
@@ -183,13 +184,14 @@ unsigned sip_hdr_flags(enum sip_hdr_type t)
     return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].flags : 0;
 }
 
+static const char *duplicate_reason(enum sip_hdr_type t);
+
 static int split_headers(struct sip_msg *msg, const char *base, const char *p, const char *end,
                          const struct sip_limits *lim, const char **body_start,
                          const struct sip_hdr **dup, struct sip_error *err)
 {
-    uint16_t last[SIP_HDR_COUNT];
+    uint16_t *last = msg->last;
 
-    memset(last, 0, sizeof(last));
     *body_start = NULL;
     *dup = NULL;
     while (p < end) {
@@ -241,7 +243,9 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         msg->hdr_count++;
         if (last[t]) {
             msg->hdrs[last[t] - 1].next = (uint16_t)msg->hdr_count;
-            if (!*dup && (sip_hdr_infos[t].flags & SIP_HF_SINGLE))
+            /* only a duplicate that is an error counts: a tolerated one
+             * (SIP-ETag, Date...) seen first must not hide a second CSeq */
+            if (!*dup && duplicate_reason(t))
                 *dup = h;
         } else {
             msg->first[t] = (uint16_t)msg->hdr_count;
@@ -366,13 +370,13 @@ static int frame_body(struct sip_msg *msg, const char *base, const char *body, c
     return 0;
 }
 
-int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, size_t len,
-                  const struct sip_limits *lim, unsigned flags, struct sip_error *err)
+static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, size_t len,
+                     const struct sip_limits *lim, unsigned flags, struct sip_error *err)
 {
     const char *p = buf, *end = buf + len, *body;
     int ret;
 
-    memset(msg, 0, sizeof(*msg));
+    zero_struct(msg, offsetof(struct sip_msg, ruri));
     msg->arena = arena;
     msg->max_forwards = -1;
     msg->content_length = -1;
@@ -430,6 +434,24 @@ int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, siz
     if (!msg->is_request && msg->status == 0)
         return fail(err, buf, p, "bad status line", 0);
     return 0;
+}
+
+int sip_msg_parse(struct sip_msg *msg, struct arena *arena, const char *buf, size_t len,
+                  const struct sip_limits *lim, unsigned flags, struct sip_error *err)
+{
+    int ret = parse_msg(msg, arena, buf, len, lim, flags, err);
+    if (ret) {
+        /* what was not decoded reads as absent, not as a previous message */
+        if (!msg->ruri_ok)
+            memset(&msg->ruri, 0, sizeof(msg->ruri));
+        if (!msg->keys_ok) {
+            memset(&msg->via, 0, sizeof(msg->via));
+            memset(&msg->cseq, 0, sizeof(msg->cseq));
+            memset(&msg->from, 0, sizeof(msg->from));
+            memset(&msg->to, 0, sizeof(msg->to));
+        }
+    }
+    return ret;
 }
 
 int sip_stream_frame(const char *buf, size_t len, const struct sip_limits *lim, size_t *skip,

@@ -308,6 +308,13 @@ enum {
     SIP_DEC_RECORD_ROUTES = 1u << 6,
 };
 
+/*
+ * A parsed message. sip_msg_parse() resets the part before 'last' (small:
+ * scalars, slices and the per-type header index); the decoded structs after
+ * it are written by their decoders and are meaningful only as keys_ok,
+ * 'decoded' and the *_ok flags say (a parse that fails before them zeroes
+ * them, so tools may print whatever is there).
+ */
 struct sip_msg {
     struct slice data;      /* the framed message: start line to end of body */
     struct arena *arena;    /* where lazy decoders allocate */
@@ -317,11 +324,11 @@ struct sip_msg {
     bool headers_ok;        /* the header table holds every line before the fault (all of
                                them when the fault is elsewhere): enough for an error reply */
     bool keys_ok;           /* via, call_id, cseq, from, to, max_forwards are decoded */
+    bool ruri_ok;           /* ruri is decoded */
     /* request line */
     struct slice method;
     enum sip_method method_id;
     struct slice ruri_text;
-    struct sip_uri ruri;
     struct slice version;   /* "SIP/2.0" */
     /* status line */
     unsigned status;
@@ -331,15 +338,10 @@ struct sip_msg {
     struct sip_hdr *hdrs;
     unsigned hdr_count;
     unsigned hdr_cap;
-    uint16_t first[SIP_HDR_COUNT]; /* index + 1 of the first header of each type */
-    uint16_t count[SIP_HDR_COUNT]; /* header lines of each type */
 
-    /* decoded eagerly: the transaction and dialog keys */
-    struct sip_via via;     /* the top Via value */
-    const char *via_next;   /* where it ended in its header line (for sip_msg_vias) */
+    /* decoded eagerly: the transaction and dialog keys (also: via, cseq, from, to below) */
+    const char *via_next;   /* where the top Via ended in its header line */
     struct slice call_id;
-    struct sip_cseq cseq;
-    struct sip_nameaddr from, to;
     int max_forwards;       /* -1 when absent */
     long content_length;    /* -1 when absent */
     struct slice body;
@@ -351,8 +353,18 @@ struct sip_msg {
     struct sip_nameaddr *contacts;
     unsigned contact_n;
     long expires;           /* -1 when absent */
-    struct sip_digest auth, proxy_auth;
     bool has_auth, has_proxy_auth;
+
+    uint16_t first[SIP_HDR_COUNT]; /* index + 1 of the first header of each type */
+    uint16_t last[SIP_HDR_COUNT];  /* index + 1 of the last one (for linking) */
+    uint16_t count[SIP_HDR_COUNT]; /* header lines of each type */
+
+    /* ---- written by decoders, not reset by sip_msg_parse() ---- */
+    struct sip_uri ruri;    /* valid when ruri_ok */
+    struct sip_via via;     /* the top Via value; valid when keys_ok */
+    struct sip_cseq cseq;
+    struct sip_nameaddr from, to;
+    struct sip_digest auth, proxy_auth; /* valid when 'decoded' says so */
 };
 
 /*

@@ -108,10 +108,10 @@ static int parse_uri_headers(const char *p, const char *end, const char **reason
 
 static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const char **reason)
 {
-    const char *at = memchr(p, '@', (size_t)(end - p));
+    const char *at = find_byte(p, end, '@');
 
     if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *colon = find_byte(p, at, ':');
         const char *user_end = colon ? colon : at;
         if (user_end == p)
             return fail(reason, "empty user in URI");
@@ -138,7 +138,7 @@ static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const 
             return fail(reason, "bad port in URI");
         uri->port = (uint16_t)port;
     }
-    const char *q = p < end ? memchr(p, '?', (size_t)(end - p)) : NULL;
+    const char *q = find_byte(p, end, '?');
     const char *params_end = q ? q : end;
     if (p < params_end && *p != ';')
         return fail(reason, "bad host in URI");
@@ -177,7 +177,7 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
 {
     const char *p = text.p, *end = slice_end(text);
 
-    memset(uri, 0, sizeof(*uri));
+    zero_struct(uri, sizeof(*uri));
     uri->raw = text;
     if (text.len == 0)
         return fail(reason, "empty URI");
