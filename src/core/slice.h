@@ -36,9 +36,10 @@ static inline bool slice_present(struct slice s)
     return s.p != NULL;
 }
 
+/* One past the last byte; NULL for an absent slice (NULL + 0 is undefined in C). */
 static inline const char *slice_end(struct slice s)
 {
-    return s.p + s.len;
+    return s.p ? s.p + s.len : NULL;
 }
 
 /* Byte-wise equality. */

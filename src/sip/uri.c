@@ -27,10 +27,18 @@ static bool escaped_run_valid(const char *p, const char *end, unsigned cls)
 }
 
 /* URI parameters: *( ";" pname [ "=" pvalue ] ), no LWS. */
+/* More than this many parameters is no URI a phone sends, and comparing
+ * URIs is quadratic in them (RFC 3261 19.1.4 matches names across both). */
+#define URI_MAX_PARAMS 64
+
 static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
                             const char **reason)
 {
+    unsigned count = 0;
+
     while (p < end) {
+        if (++count > URI_MAX_PARAMS)
+            return fail(reason, "too many URI parameters");
         if (*p != ';')
             return fail(reason, "bad URI parameter");
         const char *name = ++p;

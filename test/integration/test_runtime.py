@@ -282,6 +282,13 @@ class RuntimeTest(SipdTestCase):
             time.sleep(0.05)
         with open(pid_file) as f:
             pid = int(f.read())
+
+        def kill_daemon():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.addCleanup(kill_daemon)
         try:
             sipd.wait_ready()
             self.assertEqual(status_of(self.options(sipd)), 200)
