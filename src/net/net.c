@@ -91,7 +91,12 @@ static int rt_alloc(struct net_runtime *rt, const struct net_cfg *cfg, unsigned 
 
     rt->listens = calloc(rt->listen_n ? rt->listen_n : 1, sizeof(*rt->listens));
     rt->socks = calloc(rt->sock_n ? rt->sock_n : 1, sizeof(*rt->socks));
-    rt->receivers = calloc(rt->receiver_n ? rt->receiver_n : 1, sizeof(*rt->receivers));
+    /* struct net_receiver keeps its counters on a cache line of their own:
+     * the array must honour that alignment, which calloc does not promise */
+    size_t rx_bytes = (size_t)(rt->receiver_n ? rt->receiver_n : 1) * sizeof(*rt->receivers);
+    rt->receivers = aligned_alloc(_Alignof(struct net_receiver), rx_bytes);
+    if (rt->receivers)
+        memset(rt->receivers, 0, rx_bytes);
     /* struct net_worker is cache-line aligned, so its size is a multiple of it */
     rt->workers =
         aligned_alloc(_Alignof(struct net_worker), (size_t)rt->worker_n * sizeof(*rt->workers));
