@@ -19,7 +19,10 @@ static void usage(FILE *f)
           "  parse [--pretty] [FILE|-]   print a SIP message as JSON with sipd's verdict (offline)\n"
           "  version                     the running sipd's version\n"
           "  stats                       message, reply, error and queue counters\n"
-          "  reload                      reload config.json; prints the error and keeps the old on failure\n",
+          "  reload                      reload config.json; prints the error and keeps the old on failure\n"
+          "  ul show [AOR] [--offset N] [--limit N]   registered contacts\n"
+          "  ul rm AOR | ul flush        remove an AOR; write pending registrations to the database now\n"
+          "  alias add ALIAS TARGET | alias rm ALIAS\n",
           f);
 }
 
@@ -67,6 +70,28 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     if (strcmp(cmd, "parse") == 0)
         return sipctl_parse(argc - i, argv + i);
+    if (strcmp(cmd, "ul") == 0 || strcmp(cmd, "alias") == 0) {
+        /* --json may come anywhere; the rest are the subcommand's words */
+        char *rest[16];
+        int n = 0;
+        for (int j = i + 1; j < argc && n < 16; j++) {
+            if (strcmp(argv[j], "--json") == 0)
+                o.json = true;
+            else
+                rest[n++] = argv[j];
+        }
+        if (!o.socket && o.config) {
+            from_config = socket_from_config(o.config);
+            if (!from_config)
+                return 2;
+            o.socket = from_config;
+        }
+        if (!o.socket)
+            o.socket = DEFAULT_SOCKET;
+        int r = cmd[0] == 'u' ? sipctl_ul(&o, n, rest) : sipctl_alias(&o, n, rest);
+        free(from_config);
+        return r;
+    }
     /* the control commands take no arguments but the output option */
     for (int j = i + 1; j < argc; j++) {
         if (strcmp(argv[j], "--json") == 0) {

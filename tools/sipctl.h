@@ -18,5 +18,8 @@ int sipctl_parse(int argc, char **argv);
 int sipctl_version(const struct sipctl_opts *o);
 int sipctl_stats(const struct sipctl_opts *o);
 int sipctl_reload(const struct sipctl_opts *o);
+/* sipctl ul show [AOR] | ul rm AOR | ul flush; sipctl alias add ALIAS TARGET | alias rm ALIAS */
+int sipctl_ul(const struct sipctl_opts *o, int argc, char **argv);
+int sipctl_alias(const struct sipctl_opts *o, int argc, char **argv);
 
 #endif

@@ -1,5 +1,6 @@
 /* sipctl_ctl.c: sipctl's commands that talk to a running sipd over its control socket. */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -119,6 +120,111 @@ int sipctl_stats(const struct sipctl_opts *o)
                (long long)json_integer_value(json_object_get(v, "processed")),
                (long long)json_integer_value(json_object_get(v, "overload")));
     }
+    json_decref(r);
+    return 0;
+}
+
+/* sipctl ul show [AOR] [--offset N] [--limit N] | ul rm AOR | ul flush */
+int sipctl_ul(const struct sipctl_opts *o, int argc, char **argv)
+{
+    json_t *params = json_object();
+    const char *method;
+    int ret = 1;
+
+    if (argc >= 1 && strcmp(argv[0], "show") == 0) {
+        method = "ul.show";
+        for (int i = 1; i < argc; i++) {
+            if ((strcmp(argv[i], "--offset") == 0 || strcmp(argv[i], "--limit") == 0) &&
+                i + 1 < argc) {
+                json_object_set_new(params, argv[i] + 2, json_integer(atoll(argv[i + 1])));
+                i++;
+            } else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc) {
+                json_object_set_new(params, "table", json_string(argv[++i]));
+            } else {
+                json_object_set_new(params, "aor", json_string(argv[i]));
+            }
+        }
+    } else if (argc == 2 && strcmp(argv[0], "rm") == 0) {
+        method = "ul.rm";
+        json_object_set_new(params, "aor", json_string(argv[1]));
+    } else if (argc == 1 && strcmp(argv[0], "flush") == 0) {
+        method = "ul.flush";
+    } else {
+        fprintf(stderr, "usage: sipctl ul show [AOR] [--offset N] [--limit N] | ul rm AOR | ul flush\n");
+        json_decref(params);
+        return 2;
+    }
+    json_t *r = call(o, method, params);
+    json_decref(params);
+    if (!r)
+        return 1;
+    if (o->json || strcmp(method, "ul.show") != 0) {
+        print_json(r);
+        ret = 0;
+    } else {
+        /* readable: one AOR per block */
+        json_t *aors = json_object_get(r, "aors");
+        json_t *one = aors ? NULL : r;
+        size_t i;
+        json_t *a;
+        if (one) {
+            aors = json_array();
+            json_array_append(aors, one);
+        }
+        json_array_foreach(aors, i, a)
+        {
+            printf("%s\n", json_string_value(json_object_get(a, "aor")));
+            size_t j;
+            json_t *c;
+            json_array_foreach(json_object_get(a, "contacts"), j, c)
+            {
+                json_t *e = json_object_get(c, "expires");
+                char exp[32];
+                if (json_is_integer(e))
+                    snprintf(exp, sizeof(exp), "%llds", (long long)json_integer_value(e));
+                else
+                    snprintf(exp, sizeof(exp), "never");
+                printf("  %-50s expires %-8s q %.2f  %s\n",
+                       json_string_value(json_object_get(c, "contact")), exp,
+                       json_real_value(json_object_get(c, "q")),
+                       json_string_value(json_object_get(c, "user_agent"))
+                           ? json_string_value(json_object_get(c, "user_agent"))
+                           : "");
+            }
+        }
+        if (!one)
+            printf("(%zu of %lld AORs)\n", json_array_size(aors),
+                   (long long)json_integer_value(json_object_get(r, "total")));
+        else
+            json_decref(aors);
+        ret = 0;
+    }
+    json_decref(r);
+    return ret;
+}
+
+/* sipctl alias add ALIAS TARGET | alias rm ALIAS */
+int sipctl_alias(const struct sipctl_opts *o, int argc, char **argv)
+{
+    json_t *params = json_object();
+    const char *method;
+    if (argc == 3 && strcmp(argv[0], "add") == 0) {
+        method = "alias.add";
+        json_object_set_new(params, "alias", json_string(argv[1]));
+        json_object_set_new(params, "target", json_string(argv[2]));
+    } else if (argc == 2 && strcmp(argv[0], "rm") == 0) {
+        method = "alias.rm";
+        json_object_set_new(params, "alias", json_string(argv[1]));
+    } else {
+        fprintf(stderr, "usage: sipctl alias add ALIAS TARGET | alias rm ALIAS\n");
+        json_decref(params);
+        return 2;
+    }
+    json_t *r = call(o, method, params);
+    json_decref(params);
+    if (!r)
+        return 1;
+    print_json(r);
     json_decref(r);
     return 0;
 }

@@ -256,6 +256,7 @@ static const struct mod_option core_options[] = {
     CORE_OPT("queue_bound", MOD_OPT_INT, queue_bound, 16, 1048576, 4096, NULL, "messages a worker queue holds before 503"),
     CORE_OPT("max_headers", MOD_OPT_INT, max_headers, 16, 4096, 256, NULL, "header lines per message"),
     CORE_OPT("max_header_len", MOD_OPT_INT, max_header_len, 256, 65535, 8192, NULL, "bytes per header line"),
+    CORE_OPT("server_id", MOD_OPT_INT, server_id, 0, 2147483647, 0, NULL, "this node's id in a shared database (Kamailio's server_id)"),
     {NULL, 0, 0, 0, 0, 0, NULL, NULL},
 };
 

@@ -1,10 +1,13 @@
 /* modules.c: the modules built into sipd, in the order their tables are searched. */
+#include "loc/loc_int.h"
 #include "route/route.h"
 
 const struct module *const route_modules[] = {
     &sip_sl_module,
     &sip_maxfwd_module,
     &route_cfgutils_module,
+    &loc_usrloc_module,    /* before registrar, whose init asks for its state */
+    &loc_registrar_module,
     NULL,
 };
 

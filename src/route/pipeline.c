@@ -34,7 +34,7 @@ static int eval(const struct route_cfg *cfg, const struct route_cond *c, struct 
         return eq != c->negate;
     }
     case COND_MYSELF: {
-        bool me = ctx->msg->is_request && sip_uri_is_myself(&cfg->sip, &ctx->msg->ruri);
+        bool me = ctx->msg->is_request && sip_uri_is_myself(&cfg->sip, &ctx->ruri_parsed);
         return me != c->negate;
     }
     case COND_MSGLEN: {

@@ -33,6 +33,7 @@ struct route_core {
     long queue_bound;
     long max_headers;
     long max_header_len;
+    long server_id;
     struct slice *alias_hosts; /* copies owned by the config */
     uint16_t *alias_ports;
     size_t alias_n;

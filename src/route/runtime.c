@@ -167,7 +167,7 @@ static json_t *cmd_stats(void *arg, json_t *params, struct ctl_error *err)
         datagrams += stat_get(&rs->datagrams);
         rx_errors += stat_get(&rs->errors);
     }
-    return json_pack(
+    json_t *result = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:I}", "datagrams",
         (json_int_t)datagrams, "receive_errors", (json_int_t)rx_errors, "requests",
         (json_int_t)stat_get(&st->requests), "responses", (json_int_t)stat_get(&st->responses),
@@ -178,6 +178,14 @@ static json_t *cmd_stats(void *arg, json_t *params, struct ctl_error *err)
         (json_int_t)stat_get(&st->unmatched_responses), "reloads",
         (json_int_t)stat_get(&rt->reloads), "reload_failures",
         (json_int_t)stat_get(&rt->reload_failures));
+    for (size_t i = 0; result && route_modules[i]; i++) {
+        if (route_modules[i]->stats && rt->states[i]) {
+            json_t *m = route_modules[i]->stats(rt->states[i]);
+            if (m)
+                json_object_set_new(result, route_modules[i]->name, m);
+        }
+    }
+    return result;
 }
 
 static json_t *cmd_reload(void *arg, json_t *params, struct ctl_error *err)
@@ -262,16 +270,62 @@ static int write_pid_file(struct route_runtime *rt, const char *path)
     return 0;
 }
 
+static void *state_of(const struct mod_env *env, const char *module)
+{
+    struct route_runtime *rt = env->opaque;
+    for (size_t i = 0; route_modules[i]; i++)
+        if (strcmp(route_modules[i]->name, module) == 0)
+            return rt->states[i];
+    return NULL;
+}
+
 static int init_modules(struct route_runtime *rt, struct route_cfg *cfg)
 {
     size_t n = route_module_count();
+    const struct route_core *core = route_cfg_core(cfg);
+    struct mod_env env = {
+        .state_of = state_of,
+        .opaque = rt,
+        .workers = (unsigned)core->children,
+        .db_url = core->db_url,
+        .server_id = (unsigned)core->server_id,
+    };
     rt->states = calloc(n ? n : 1, sizeof(void *));
     if (!rt->states)
         return ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const struct module *m = route_modules[i];
         char err[512] = "";
-        if (m->init && m->init(&rt->states[i], route_cfg_params(cfg, i), err, sizeof(err)) != 0) {
+        if (m->init && m->init(&rt->states[i], route_cfg_params(cfg, i), &env, err, sizeof(err)) != 0) {
+            log_err("module %s: %s", m->name, err);
+            fprintf(stderr, "sipd: module %s: %s\n", m->name, err);
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int register_module_commands(struct route_runtime *rt, const char **why)
+{
+    for (size_t i = 0; route_modules[i]; i++) {
+        const struct ctl_cmd *cmds = route_modules[i]->commands;
+        size_t n = 0;
+        while (cmds && cmds[n].name)
+            n++;
+        if (n && ctl_server_register(rt->ctl, cmds, n, rt->states[i]) != 0) {
+            *why = route_modules[i]->name;
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int start_modules(struct route_runtime *rt)
+{
+    for (size_t i = 0; route_modules[i]; i++) {
+        const struct module *m = route_modules[i];
+        char err[512] = "";
+        if (m->start && m->start(rt->states[i], err, sizeof(err)) != 0) {
             log_err("module %s: %s", m->name, err);
             fprintf(stderr, "sipd: module %s: %s\n", m->name, err);
             return EINVAL;
@@ -379,12 +433,15 @@ int route_runtime_start(struct route_runtime **rtp, const struct route_opts *opt
         const char *why = "";
         if ((ret = ctl_server_create(&rt->ctl, core->ctl_socket, core->fifo, &why)) != 0 ||
             (ret = ctl_server_register(rt->ctl, core_commands, 5, rt)) != 0 ||
+            (ret = register_module_commands(rt, &why)) != 0 ||
             (ret = ctl_server_start(rt->ctl)) != 0) {
             log_err("control socket: %s: %s", why, strerror(ret));
             fprintf(stderr, "sipd: control socket: %s: %s\n", why, strerror(ret));
             goto fail;
         }
     }
+    if ((ret = start_modules(rt)) != 0)
+        goto fail;
     char where[128] = "";
     size_t used = 0;
     for (size_t i = 0; i < core->listen_n && used < sizeof(where) - 1; i++) {

@@ -79,20 +79,38 @@ struct mod_action {
 
 /* ---------------------------------------------------------------- modules */
 
+/* What a module's init may ask of the process: the state of a module
+ * initialised before it (modules start in route_modules order), and the
+ * core settings it may need. */
+struct mod_env {
+    void *(*state_of)(const struct mod_env *env, const char *module);
+    void *opaque;
+    unsigned workers;       /* worker threads (children) */
+    const char *db_url;     /* the core db_url (modules default to it) */
+    unsigned server_id;     /* this node's id in a shared database */
+};
+
 struct module {
     const char *name;
     size_t params_size;                 /* 0 when it has no options */
     const struct mod_option *options;   /* ends with a NULL name; may be NULL */
     const struct mod_action *actions;   /* ends with a NULL name; may be NULL */
     const struct ctl_cmd *commands;     /* ends with a NULL name; may be NULL */
-    /* Creates the persistent state from the first config's parameters; may be NULL. */
-    int (*init)(void **state, const void *params, char *err, size_t err_cap);
+    /* Creates the persistent state from the first config's parameters; may be NULL.
+     * Runs on the main thread before any worker starts. */
+    int (*init)(void **state, const void *params, const struct mod_env *env, char *err,
+                size_t err_cap);
+    /* After every module's init, once the workers run (threads may be started here). */
+    int (*start)(void *state, char *err, size_t err_cap);
     /* Checks a reloaded parameter block against the running one (options that
      * need a restart); may be NULL. */
     int (*check_reload)(const void *old_params, const void *new_params, char *err,
                         size_t err_cap);
     /* Flushes and frees the state at shutdown; may be NULL. */
     void (*destroy)(void *state);
+    /* Counters for core.stats (a new JSON object), under the module's name; may be NULL.
+     * Runs on the control thread. */
+    json_t *(*stats)(void *state);
 };
 
 #endif

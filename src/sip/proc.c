@@ -50,6 +50,25 @@ void sip_ctx_init(struct sip_ctx *ctx, struct sip_pkt *pkt, const struct sip_cor
     ctx->worker = worker;
     ctx->stats = stats;
     ctx->mf_value = -1;
+    if (pkt->msg.is_request && pkt->msg.ruri_ok) {
+        ctx->ruri = pkt->msg.ruri_text;
+        ctx->ruri_parsed = pkt->msg.ruri;
+    }
+}
+
+int sip_ctx_set_ruri(struct sip_ctx *ctx, struct slice uri)
+{
+    char *copy = arena_dup(&ctx->pkt->arena, uri.p, uri.len);
+    const char *why;
+    struct sip_uri parsed;
+
+    if (!copy)
+        return ENOMEM;
+    if (sip_uri_parse(&parsed, slice_make(copy, uri.len), &why) != 0)
+        return EBADMSG;
+    ctx->ruri = slice_make(copy, uri.len);
+    ctx->ruri_parsed = parsed;
+    return 0;
 }
 
 /* Does the Via sent-by host equal the source IP? Names never do (sipd does

@@ -70,8 +70,20 @@ struct sip_ctx {
     int mf_value;           /* Max-Forwards to write when relaying; -1 untouched */
     unsigned err_code;      /* what sl_reply_error() sends; 0: 500 */
     const char *err_reason;
+    struct slice err_headers; /* header lines sl_reply_error() adds (Min-Expires...) */
     bool replied;           /* a final stateless reply was sent */
+    /* the Request-URI as the pipeline has rewritten it (lookup, aliases):
+     * text in the packet's arena, parsed; starts as the message's */
+    struct slice ruri;
+    struct sip_uri ruri_parsed;
+    /* further targets lookup("location") found, for forking (text in the arena) */
+    struct slice *branches;
+    unsigned branch_n;
 };
+
+/* Rewrites the Request-URI the pipeline works with (copied into the
+ * packet's arena, parsed). 0, EBADMSG or ENOMEM. */
+int sip_ctx_set_ruri(struct sip_ctx *ctx, struct slice uri);
 
 void sip_ctx_init(struct sip_ctx *ctx, struct sip_pkt *pkt, const struct sip_core_cfg *core,
                   struct sip_worker *worker, struct sip_stats *stats);

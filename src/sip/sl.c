@@ -20,7 +20,7 @@ static int sl_reply_error(struct sip_ctx *ctx, const struct mod_inst *mi,
         return MOD_FALSE;
     unsigned code = ctx->err_code ? ctx->err_code : 500;
     struct slice reason = ctx->err_reason ? slice_from_str(ctx->err_reason) : SLICE_NULL;
-    return sip_ctx_reply(ctx, code, reason, SLICE_NULL) == 0 ? MOD_TRUE : MOD_FALSE;
+    return sip_ctx_reply(ctx, code, reason, ctx->err_headers) == 0 ? MOD_TRUE : MOD_FALSE;
 }
 
 static int fixup_reply(struct mod_arg *args, unsigned n, const void *params, char *err,

@@ -163,6 +163,8 @@ class Sipd:
         os.rename(self.path + ".tmp", self.path)
 
     def start(self, wait=True, args=()):
+        if getattr(self, "stderr", None):
+            self.stderr.close()
         self.stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([SIPD, "-c", self.path] + list(args), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=self.stderr)
