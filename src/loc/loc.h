@@ -44,6 +44,7 @@ struct loc_contact {
     unsigned cflags;
     int methods;             /* -1: unknown */
     int reg_id;
+    unsigned server_id;      /* the node that wrote it (Kamailio's server_id) */
 };
 
 struct loc_set {

@@ -33,7 +33,15 @@ struct ul_table {
 };
 
 /* A connection and its prepared statements, per table. */
-enum { UL_STMT_DELETE, UL_STMT_INSERT, UL_STMT_LOAD, UL_STMT_READ, UL_STMT_COUNT };
+enum {
+    UL_STMT_DELETE,     /* this node's rows of an AOR */
+    UL_STMT_DELETE_ALL, /* every node's rows of an AOR (db_mode 3) */
+    UL_STMT_INSERT,
+    UL_STMT_LOAD,
+    UL_STMT_READ,
+    UL_STMT_READ_LOCK,  /* SELECT ... FOR UPDATE, inside a transaction (db_mode 3 save) */
+    UL_STMT_COUNT
+};
 struct ul_conn {
     struct db_conn *c;
     struct db_stmt *stmt[2][UL_STMT_COUNT];
@@ -61,11 +69,15 @@ struct ul_table *usrloc_table(struct usrloc *ul, struct slice name);
 /* Database side (usrloc_db.c). All return 0, EAGAIN (database away) or EINVAL. */
 int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
                     const struct loc_set *set);
+/* db_mode 3: the AOR's rows of every node replaced by set, inside the caller's
+ * transaction (each contact keeps its server_id). */
+int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
+                      const struct loc_set *set);
 int ul_db_flush(struct usrloc *ul, struct ul_conn *c, struct ul_table *t);
 int ul_db_load(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, uint64_t *rows);
 /* db_mode 3: reads one AOR into a set (NULL when none). */
 int ul_db_read_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
-                   struct loc_set **out);
+                   bool lock, struct loc_set **out);
 /* The calling worker's connection (made on first use), or NULL. */
 struct ul_conn *ul_worker_conn(struct usrloc *ul, unsigned worker);
 

@@ -229,6 +229,7 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
         k.instance = rc->instance;
         k.reg_id = rc->reg_id;
         k.methods = -1;
+        k.server_id = sa->ul->server_id;
         out[n++] = k;
         changed = true;
     }
@@ -373,16 +374,22 @@ static int act_save(struct sip_ctx *ctx, const struct mod_inst *mi, const struct
 
     int ret = 0;
     if (ul->p.db_mode == DB_MODE_ONLY) {
-        /* no cache: read, apply, write, on this worker's connection */
+        /* no cache: read (locking the AOR's rows), apply, write, commit, on
+         * this worker's connection; nodes sharing the database serialise on
+         * the row locks */
         struct ul_conn *c = ul_worker_conn(ul, ctx->worker->index);
         struct loc_set *cur = NULL, *next = NULL;
-        if (!c || (ret = ul_db_read_aor(ul, c, t, aor, &cur)) != 0)
+        bool locking = msg->contact_n > 0;
+        if (!c || (locking && db_begin(c->c) != 0))
             return fail(ctx, 500, "Server Internal Error: database unavailable");
+        ret = ul_db_read_aor(ul, c, t, aor, locking, &cur);
         next = cur;
-        if (msg->contact_n)
+        if (!ret && locking)
             ret = apply(&sa, cur, &next);
         if (!ret && next != cur)
-            ret = ul_db_write_aor(ul, c, t, aor, next);
+            ret = ul_db_replace_aor(ul, c, t, aor, next);
+        if (locking)
+            ret = ret ? (db_rollback(c->c), ret) : db_commit(c->c);
         int r2 = ret ? MOD_FALSE : reply_ok(ctx, next, now);
         if (next != cur)
             loc_set_free(next);
@@ -445,7 +452,7 @@ static int act_lookup(struct sip_ctx *ctx, const struct mod_inst *mi, const stru
     const struct loc_set *s;
     if (ul->p.db_mode == DB_MODE_ONLY) {
         struct ul_conn *c = ul_worker_conn(ul, ctx->worker->index);
-        if (!c || ul_db_read_aor(ul, c, t, aor, &owned) != 0)
+        if (!c || ul_db_read_aor(ul, c, t, aor, false, &owned) != 0)
             return fail(ctx, 500, "Server Internal Error: database unavailable");
         s = owned;
     } else {

@@ -32,6 +32,9 @@ static const char *sql_text(unsigned table, unsigned kind, char *buf, size_t cap
         snprintf(buf, cap, "DELETE FROM %s WHERE username = ? AND domain <=> ? AND server_id = ?",
                  t);
         break;
+    case UL_STMT_DELETE_ALL:
+        snprintf(buf, cap, "DELETE FROM %s WHERE username = ? AND domain <=> ?", t);
+        break;
     case UL_STMT_INSERT:
         snprintf(buf, cap,
                  "INSERT INTO %s (" COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
@@ -44,6 +47,10 @@ static const char *sql_text(unsigned table, unsigned kind, char *buf, size_t cap
         break;
     case UL_STMT_READ:
         snprintf(buf, cap, "SELECT " COLS " FROM %s WHERE username = ? AND domain <=> ?", t);
+        break;
+    case UL_STMT_READ_LOCK:
+        snprintf(buf, cap,
+                 "SELECT " COLS " FROM %s WHERE username = ? AND domain <=> ? FOR UPDATE", t);
         break;
     }
     return buf;
@@ -80,21 +87,12 @@ static struct db_val str_or_null(struct slice s)
     return s.p ? DB_VAL_STR(s) : DB_VAL_NULL;
 }
 
-int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
-                    const struct loc_set *set)
+/* Inserts set's contacts as the AOR's rows (server_id: each contact's own). */
+static int insert_set(struct ul_conn *c, struct ul_table *t, struct slice user,
+                      struct slice domain, const struct loc_set *set)
 {
-    struct db_stmt *del, *ins;
-    struct slice user, domain;
-    int err;
-
-    ul_split_aor(ul, aor, &user, &domain);
-    if ((err = stmt(c, t, UL_STMT_DELETE, &del)) != 0 ||
-        (err = stmt(c, t, UL_STMT_INSERT, &ins)) != 0)
-        return err;
-    if ((err = db_begin(c->c)) != 0)
-        return err;
-    struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain), DB_VAL_INT(ul->server_id)};
-    err = db_exec(del, key, 3, NULL);
+    struct db_stmt *ins;
+    int err = stmt(c, t, UL_STMT_INSERT, &ins);
     for (unsigned i = 0; !err && set && i < set->n; i++) {
         const struct loc_contact *k = &set->c[i];
         struct db_val v[NCOLS] = {
@@ -116,10 +114,29 @@ int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, st
             k->methods >= 0 ? DB_VAL_INT(k->methods) : DB_VAL_NULL,
             str_or_null(k->instance),
             DB_VAL_INT(k->reg_id),
-            DB_VAL_INT(ul->server_id),
+            DB_VAL_INT(k->server_id),
         };
         err = db_exec(ins, v, NCOLS, NULL);
     }
+    return err;
+}
+
+int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
+                    const struct loc_set *set)
+{
+    struct db_stmt *del;
+    struct slice user, domain;
+    int err;
+
+    ul_split_aor(ul, aor, &user, &domain);
+    if ((err = stmt(c, t, UL_STMT_DELETE, &del)) != 0)
+        return err;
+    if ((err = db_begin(c->c)) != 0)
+        return err;
+    struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain), DB_VAL_INT(ul->server_id)};
+    err = db_exec(del, key, 3, NULL);
+    if (!err)
+        err = insert_set(c, t, user, domain, set);
     if (!err)
         err = db_commit(c->c);
     if (err) {
@@ -128,6 +145,25 @@ int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, st
     }
     atomic_fetch_add_explicit(&ul->rows_written, set ? set->n : 0, memory_order_relaxed);
     return 0;
+}
+
+int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
+                      const struct loc_set *set)
+{
+    struct db_stmt *del;
+    struct slice user, domain;
+    int err;
+
+    ul_split_aor(ul, aor, &user, &domain);
+    if ((err = stmt(c, t, UL_STMT_DELETE_ALL, &del)) != 0)
+        return err;
+    struct db_val key[2] = {DB_VAL_STR(user), str_or_null(domain)};
+    err = db_exec(del, key, 2, NULL);
+    if (!err)
+        err = insert_set(c, t, user, domain, set);
+    if (!err)
+        atomic_fetch_add_explicit(&ul->rows_written, set ? set->n : 0, memory_order_relaxed);
+    return err;
 }
 
 struct flush_arg {
@@ -176,6 +212,7 @@ static void row_contact(const struct db_val *col, struct loc_contact *k, struct 
     k->methods = col[15].type == DB_NULL ? -1 : (int)col[15].i;
     k->instance = col[16].type == DB_NULL ? SLICE_NULL : col[16].s;
     k->reg_id = (int)col[17].i;
+    k->server_id = (unsigned)col[18].i;
 }
 
 static struct slice join_aor(const struct usrloc *ul, struct slice user, struct slice domain,
@@ -290,13 +327,13 @@ static int read_row(void *arg, const struct db_val *col, unsigned ncols)
 }
 
 int ul_db_read_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
-                   struct loc_set **out)
+                   bool lock, struct loc_set **out)
 {
     struct db_stmt *s;
     struct slice user, domain;
     enum { MAX_READ = 64 };
     struct loc_contact contacts[MAX_READ];
-    int err = stmt(c, t, UL_STMT_READ, &s);
+    int err = stmt(c, t, lock ? UL_STMT_READ_LOCK : UL_STMT_READ, &s);
 
     *out = NULL;
     if (err)

@@ -407,6 +407,7 @@ static int set_alias(void *arg, const struct loc_set *old, struct loc_set **next
     k.last_modified = time(NULL);
     k.q = 1000;
     k.methods = -1;
+    k.server_id = a->server_id;
     *next = loc_set_build(a->alias, &k, 1);
     return *next ? 0 : ENOMEM;
 }

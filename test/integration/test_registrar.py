@@ -356,3 +356,43 @@ class RegistrarDatabaseTest(SipdTestCase):
         sipd.stop(signal.SIGTERM)
         sipd.start()
         self.assertEqual(status_of(request_to(sipd, "3000")), 299)
+
+
+class SharedDatabaseTest(SipdTestCase):
+    """Several sipd instances on one database: db_mode 3, and server_id in write-back."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Mariadb()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.close()
+
+    def test_db_only_mode_shares_registrations(self):
+        mods = {"usrloc": {"db_mode": 3}}
+        a = self.new_sipd(ROUTES, db_url=self.db.url, modules=mods, server_id=1)
+        b = self.new_sipd(ROUTES, db_url=self.db.url, modules=mods, server_id=2)
+        sipp_register(a, "4000", "<sip:4000@192.0.2.110>", 600)
+        # registered on a, found on b: nothing is cached
+        self.assertEqual(status_of(request_to(b, "4000")), 299)
+        reply = sipp_register(b, "4000", "<sip:4000@192.0.2.111>", 600)
+        self.assertIn("sip:4000@192.0.2.110", contacts_in(reply))
+        self.assertIn("sip:4000@192.0.2.111", contacts_in(reply))
+
+    def test_write_back_nodes_keep_their_own_rows(self):
+        mods = {"usrloc": {"db_mode": 2, "timer_interval": 1}}
+        a = self.new_sipd(ROUTES, db_url=self.db.url, modules=mods, server_id=11)
+        b = self.new_sipd(ROUTES, db_url=self.db.url, modules=mods, server_id=12)
+        sipp_register(a, "5000", "<sip:5000@192.0.2.120>", 600)
+        sipp_register(b, "5000", "<sip:5000@192.0.2.121>", 600)
+        deadline = time.time() + 10 * SLOW
+        while self.db.count("location", where="username='5000'") < 2 and time.time() < deadline:
+            time.sleep(0.3)
+        # b unregisters its binding: a's row stays
+        sipp_register(b, "5000", "<sip:5000@192.0.2.121>", 0, cseq=2)
+        deadline = time.time() + 10 * SLOW
+        while self.db.count("location", where="username='5000'") != 1 and time.time() < deadline:
+            time.sleep(0.3)
+        self.assertEqual(self.db.count("location", where="username='5000' AND server_id=11"), 1)
+        self.assertEqual(self.db.count("location", where="server_id=12"), 0)
