@@ -160,7 +160,8 @@ int db_query(struct db_stmt *s, const struct db_val *params, unsigned n, db_row_
              void *arg);
 
 /* BEGIN / COMMIT / ROLLBACK on c, for batches. If the connection is lost
- * inside a transaction, every statement and db_commit return EAGAIN until
+ * inside a transaction, or a statement in it returns EAGAIN for a deadlock
+ * or a lock wait timeout, every statement and db_commit return EAGAIN until
  * the transaction ends (db_commit's EAGAIN ends it, as does db_rollback,
  * which returns 0 then): the server rolled it back, the caller redoes the
  * batch. */

@@ -93,6 +93,13 @@ unsigned loc_expire(struct loc_table *t, time_t now);
 typedef int loc_dirty_fn(void *arg, struct slice aor, const struct loc_set *set);
 int loc_take_dirty(struct loc_table *t, loc_dirty_fn *fn, void *arg);
 
+/*
+ * Marks aor dirty again after its write failed later than loc_take_dirty
+ * thought (a batch whose commit failed): the AOR's current set is written
+ * by a later flush, or its removal when it is gone. Writer.
+ */
+int loc_redirty(struct loc_table *t, struct slice aor);
+
 /* Calls fn for each AOR (in no order). Reader. A non-zero return stops. */
 typedef int loc_visit_fn(void *arg, const struct loc_set *set);
 int loc_foreach(struct loc_table *t, loc_visit_fn *fn, void *arg);

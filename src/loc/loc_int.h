@@ -40,6 +40,7 @@ enum {
     UL_STMT_LOAD,
     UL_STMT_READ,
     UL_STMT_READ_LOCK,  /* SELECT ... FOR UPDATE, inside a transaction (db_mode 3 save) */
+    UL_STMT_EXPIRE,     /* this node's expired rows (db_mode 3) */
     UL_STMT_COUNT
 };
 struct ul_conn {
@@ -62,6 +63,7 @@ struct usrloc {
     bool stopping;
     struct ul_conn timer_conn;
     _Atomic uint64_t flushes, flush_failures, last_flush_us, rows_written, ruid_counter;
+    _Atomic uint64_t db_expired; /* rows expired in the database (db_mode 3) */
 };
 
 struct ul_table *usrloc_table(struct usrloc *ul, struct slice name);
@@ -75,6 +77,9 @@ int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, 
                       const struct loc_set *set);
 int ul_db_flush(struct usrloc *ul, struct ul_conn *c, struct ul_table *t);
 int ul_db_load(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, uint64_t *rows);
+/* db_mode 3: deletes this node's rows that expired by 'now'. */
+int ul_db_expire(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, time_t now,
+                 uint64_t *removed);
 /* db_mode 3: reads one AOR into a set (NULL when none). */
 int ul_db_read_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, struct slice aor,
                    bool lock, struct loc_set **out);

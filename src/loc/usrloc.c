@@ -437,6 +437,42 @@ int loc_take_dirty(struct loc_table *t, loc_dirty_fn *fn, void *arg)
     return 0;
 }
 
+int loc_redirty(struct loc_table *t, struct slice aor)
+{
+    unsigned long hash = hash_aor(aor);
+
+    if (!t->track_dirty)
+        return 0;
+    urcu_memb_read_lock();
+    struct loc_rec *r = lookup(t, aor, hash);
+    if (r) {
+        pthread_mutex_lock(&r->lock);
+        urcu_memb_read_unlock();
+        if (!r->dead) {
+            mark_dirty(t, r);
+            pthread_mutex_unlock(&r->lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&r->lock);
+    } else {
+        urcu_memb_read_unlock();
+    }
+    /* gone from the table: a tombstone on the dirty list carries the
+     * removal to the database (FIFO: before any newer record of the AOR) */
+    struct loc_rec *tomb = calloc(1, sizeof(*tomb) + aor.len);
+    if (!tomb)
+        return ENOMEM;
+    pthread_mutex_init(&tomb->lock, NULL);
+    tomb->hash = hash;
+    tomb->aor_len = aor.len;
+    memcpy(tomb->aor, aor.p, aor.len);
+    tomb->dead = true;
+    pthread_mutex_lock(&tomb->lock);
+    mark_dirty(t, tomb);
+    pthread_mutex_unlock(&tomb->lock);
+    return 0;
+}
+
 int loc_foreach(struct loc_table *t, loc_visit_fn *fn, void *arg)
 {
     struct cds_lfht_iter it;

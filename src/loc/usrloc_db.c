@@ -48,6 +48,13 @@ static const char *sql_text(unsigned table, unsigned kind, char *buf, size_t cap
     case UL_STMT_READ:
         snprintf(buf, cap, "SELECT " COLS " FROM %s WHERE username = ? AND domain <=> ?", t);
         break;
+    case UL_STMT_EXPIRE:
+        /* expires is the epoch for contacts that never expire */
+        snprintf(buf, cap,
+                 "DELETE FROM %s WHERE server_id = ? AND expires > '1970-01-01 00:00:00' AND "
+                 "expires <= ?",
+                 t);
+        break;
     case UL_STMT_READ_LOCK:
         snprintf(buf, cap,
                  "SELECT " COLS " FROM %s WHERE username = ? AND domain <=> ? FOR UPDATE", t);
@@ -166,27 +173,125 @@ int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, 
     return err;
 }
 
+/*
+ * Write-back in batches: up to flush_batch AORs go into one transaction
+ * (each AOR: delete this node's rows, insert its contacts). loc_take_dirty
+ * clears an AOR's dirty mark as soon as it is handed over, so the AORs of
+ * the open batch are remembered: when a statement or the commit fails, the
+ * batch is rolled back and every AOR in it marked dirty again (removed ones
+ * as tombstones), and the flush stops until the next round. Nothing
+ * accepted is lost while the database is away.
+ */
 struct flush_arg {
     struct usrloc *ul;
     struct ul_conn *c;
     struct ul_table *t;
+    char **batch; /* AORs in the open transaction */
+    size_t *lens;
+    unsigned n, cap;
     int err;
 };
+
+static void batch_forget(struct flush_arg *fa)
+{
+    for (unsigned i = 0; i < fa->n; i++)
+        free(fa->batch[i]);
+    fa->n = 0;
+}
+
+static void batch_fail(struct flush_arg *fa)
+{
+    db_rollback(fa->c->c);
+    for (unsigned i = 0; i < fa->n; i++)
+        loc_redirty(fa->t->mem, slice_make(fa->batch[i], fa->lens[i]));
+    batch_forget(fa);
+}
+
+static int batch_commit(struct flush_arg *fa)
+{
+    if (fa->n == 0)
+        return 0;
+    int err = db_commit(fa->c->c);
+    if (err) {
+        batch_fail(fa);
+        return err;
+    }
+    batch_forget(fa);
+    return 0;
+}
 
 static int flush_one(void *arg, struct slice aor, const struct loc_set *set)
 {
     struct flush_arg *fa = arg;
-    fa->err = ul_db_write_aor(fa->ul, fa->c, fa->t, aor, set);
-    /* a statement error (EINVAL) is logged by the db layer; keeping the AOR
-     * dirty would retry it forever, so only an outage keeps it */
-    return fa->err == EAGAIN ? EAGAIN : 0;
+    struct db_stmt *del;
+    struct slice user, domain;
+    int err;
+
+    if (fa->n == 0 && (err = db_begin(fa->c->c)) != 0)
+        return fa->err = err;
+    char *copy = malloc(aor.len ? aor.len : 1);
+    if (!copy) {
+        batch_fail(fa);
+        return fa->err = ENOMEM;
+    }
+    memcpy(copy, aor.p, aor.len);
+    fa->batch[fa->n] = copy;
+    fa->lens[fa->n++] = aor.len;
+    ul_split_aor(fa->ul, aor, &user, &domain);
+    err = stmt(fa->c, fa->t, UL_STMT_DELETE, &del);
+    if (!err) {
+        struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain),
+                                DB_VAL_INT(fa->ul->server_id)};
+        err = db_exec(del, key, 3, NULL);
+    }
+    if (!err)
+        err = insert_set(fa->c, fa->t, user, domain, set);
+    if (!err && fa->n == fa->cap)
+        err = batch_commit(fa);
+    else if (err)
+        batch_fail(fa);
+    if (!err)
+        atomic_fetch_add_explicit(&fa->ul->rows_written, set ? set->n : 0, memory_order_relaxed);
+    fa->err = err;
+    /* stop the walk on any failure: this AOR was marked dirty again above,
+     * and the ones not reached stay dirty */
+    return err ? EAGAIN : 0;
 }
 
 int ul_db_flush(struct usrloc *ul, struct ul_conn *c, struct ul_table *t)
 {
-    struct flush_arg fa = {ul, c, t, 0};
+    unsigned cap = (unsigned)(ul->p.flush_batch > 0 ? ul->p.flush_batch : 1000);
+    struct flush_arg fa = {ul, c, t, calloc(cap, sizeof(char *)), calloc(cap, sizeof(size_t)),
+                           0, cap, 0};
+    if (!fa.batch || !fa.lens) {
+        free(fa.batch);
+        free(fa.lens);
+        return ENOMEM;
+    }
     int err = loc_take_dirty(t->mem, flush_one, &fa);
-    return err ? err : 0;
+    if (err == EAGAIN) {
+        /* loc_take_dirty kept the failing AOR dirty; flush_one already
+         * re-marked its batch. The failing one was re-marked too, which
+         * is harmless: marking a dirty AOR is a no-op. */
+        err = fa.err ? fa.err : EAGAIN;
+    } else if (!err) {
+        err = batch_commit(&fa);
+    }
+    batch_forget(&fa);
+    free(fa.batch);
+    free(fa.lens);
+    return err;
+}
+
+int ul_db_expire(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, time_t now,
+                 uint64_t *removed)
+{
+    struct db_stmt *s;
+    int err = stmt(c, t, UL_STMT_EXPIRE, &s);
+    if (err)
+        return err;
+    struct db_val v[2] = {DB_VAL_INT(ul->server_id), DB_VAL_TIME(now)};
+    return db_exec(s, v, 2, removed);
 }
 
 /* Fills a contact from a row; strings point into the row (copied by the caller). */

@@ -54,6 +54,11 @@ struct ul_conn *ul_worker_conn(struct usrloc *ul, unsigned worker)
     return c;
 }
 
+static void ul_expired_add(struct usrloc *ul, uint64_t n)
+{
+    atomic_fetch_add_explicit(&ul->db_expired, n, memory_order_relaxed);
+}
+
 static uint64_t now_us(void)
 {
     struct timespec ts;
@@ -65,6 +70,13 @@ static uint64_t now_us(void)
 static void timer_round(struct usrloc *ul)
 {
     time_t now = time(NULL);
+    if (ul->p.db_mode == DB_MODE_ONLY) {
+        /* no cache: each node deletes its own expired rows */
+        uint64_t removed = 0;
+        if (ul_db_expire(ul, &ul->timer_conn, &ul->location, now, &removed) == 0)
+            ul_expired_add(ul, removed);
+        return;
+    }
     loc_expire(ul->location.mem, now);
     if (ul->p.db_mode == DB_MODE_BACK || ul->p.db_mode == DB_MODE_THROUGH) {
         /* mode 1 keeps an AOR dirty only when its write-through failed */
@@ -183,8 +195,6 @@ static int usrloc_init(void **state, const void *params, const struct mod_env *e
 static int usrloc_start(void *state, char *err, size_t cap)
 {
     struct usrloc *ul = state;
-    if (ul->p.db_mode == DB_MODE_ONLY)
-        return 0;
     if (pthread_create(&ul->timer, NULL, timer_main, ul) != 0) {
         snprintf(err, cap, "cannot start the timer thread");
         return EAGAIN;
@@ -471,8 +481,9 @@ static json_t *usrloc_stats(void *state)
     struct loc_counts k, a;
     loc_counts(ul->location.mem, &k);
     loc_counts(ul->aliases.mem, &a);
+    uint64_t expired = k.expired + atomic_load_explicit(&ul->db_expired, memory_order_relaxed);
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "aors", (json_int_t)k.aors,
-                     "contacts", (json_int_t)k.contacts, "expired", (json_int_t)k.expired,
+                     "contacts", (json_int_t)k.contacts, "expired", (json_int_t)expired,
                      "pending_writes", (json_int_t)(k.dirty + a.dirty), "aliases",
                      (json_int_t)a.aors, "flushes",
                      (json_int_t)atomic_load_explicit(&ul->flushes, memory_order_relaxed),

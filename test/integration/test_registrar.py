@@ -396,3 +396,15 @@ class SharedDatabaseTest(SipdTestCase):
             time.sleep(0.3)
         self.assertEqual(self.db.count("location", where="username='5000' AND server_id=11"), 1)
         self.assertEqual(self.db.count("location", where="server_id=12"), 0)
+
+    def test_db_only_mode_expires_its_rows(self):
+        a = self.new_sipd(ROUTES, db_url=self.db.url, server_id=21,
+                          modules={"usrloc": {"db_mode": 3, "timer_interval": 1},
+                                   "registrar": {"min_expires": 1}})
+        sipp_register(a, "6000", "<sip:6000@192.0.2.130>", 2)
+        self.assertEqual(self.db.count("location", where="username='6000'"), 1)
+        deadline = time.time() + 10 * SLOW
+        while self.db.count("location", where="username='6000'") and time.time() < deadline:
+            time.sleep(0.3)
+        self.assertEqual(self.db.count("location", where="username='6000'"), 0)
+        self.assertEqual(status_of(request_to(a, "6000")), 404)
