@@ -7,13 +7,14 @@
 
 #include "sipctl.h"
 
-#define DEFAULT_SOCKET "/tmp/sipd_ctl"
+#define DEFAULT_SOCKET SIPCTL_DEFAULT_SOCKET
 
 static void usage(FILE *f)
 {
-    fputs("usage: sipctl [-s SOCKET | -c CONFIG] [--json] COMMAND [ARGS]\n"
+    fputs("usage: sipctl [-s SOCKET | -c CONFIG] [--db URL] [--json] COMMAND [ARGS]\n"
           "  -s SOCKET   sipd's control socket (default: the config's ctl_socket, else " DEFAULT_SOCKET ")\n"
-          "  -c CONFIG   read ctl_socket (and later db_url) from this config.json\n"
+          "  -c CONFIG   read ctl_socket, db_url and the auth_db options from this config.json\n"
+          "  --db URL    the database of the user commands (default: the config's db_url)\n"
           "  --json      print the raw JSON-RPC result\n"
           "commands:\n"
           "  parse [--pretty] [FILE|-]   print a SIP message as JSON with sipd's verdict (offline)\n"
@@ -22,7 +23,10 @@ static void usage(FILE *f)
           "  reload                      reload config.json; prints the error and keeps the old on failure\n"
           "  ul show [AOR] [--offset N] [--limit N]   registered contacts\n"
           "  ul rm AOR | ul flush        remove an AOR; write pending registrations to the database now\n"
-          "  alias add ALIAS TARGET | alias rm ALIAS\n",
+          "  alias add ALIAS TARGET | alias rm ALIAS\n"
+          "  add USER PASSWORD [EMAIL]   add a subscriber (USER: user or user@domain)\n"
+          "  passwd USER PASSWORD | rm USER | list   change, remove, list subscribers\n"
+          "                              (these write the database; sipd need not run)\n",
           f);
 }
 
@@ -52,6 +56,8 @@ int main(int argc, char **argv)
             o.socket = argv[++i];
         } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
             o.config = argv[++i];
+        } else if (strcmp(argv[i], "--db") == 0 && i + 1 < argc) {
+            o.db_url = argv[++i];
         } else if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
@@ -70,6 +76,27 @@ int main(int argc, char **argv)
     const char *cmd = argv[i];
     if (strcmp(cmd, "parse") == 0)
         return sipctl_parse(argc - i, argv + i);
+    if (strcmp(cmd, "add") == 0 || strcmp(cmd, "passwd") == 0 || strcmp(cmd, "rm") == 0 ||
+        strcmp(cmd, "list") == 0) {
+        /* --json may come anywhere before "--"; after it every word is an argument */
+        char *words[8];
+        int n = 0;
+        bool options = true;
+        for (int j = i; j < argc; j++) {
+            if (options && strcmp(argv[j], "--json") == 0) {
+                o.json = true;
+            } else if (options && strcmp(argv[j], "--") == 0) {
+                options = false;
+            } else if (n == 8) {
+                fprintf(stderr, "sipctl: %s: too many arguments\n", cmd);
+                return 2;
+            } else {
+                words[n++] = argv[j];
+            }
+        }
+        /* the user commands resolve the socket themselves, with the rest of the config */
+        return sipctl_user(&o, n, words);
+    }
     if (strcmp(cmd, "ul") == 0 || strcmp(cmd, "alias") == 0) {
         /* --json may come anywhere; the rest are the subcommand's words */
         char *rest[16];

@@ -1,4 +1,5 @@
 /* modules.c: the modules built into sipd, in the order their tables are searched. */
+#include "auth/auth.h"
 #include "loc/loc_int.h"
 #include "route/route.h"
 
@@ -8,6 +9,8 @@ const struct module *const route_modules[] = {
     &route_cfgutils_module,
     &loc_usrloc_module,    /* before registrar, whose init asks for its state */
     &loc_registrar_module,
+    &auth_auth_db_module,  /* before auth, likewise */
+    &auth_auth_module,
     NULL,
 };
 

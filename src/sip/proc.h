@@ -79,6 +79,11 @@ struct sip_ctx {
     /* further targets lookup("location") found, for forking (text in the arena) */
     struct slice *branches;
     unsigned branch_n;
+    /* authentication: the digest username that authenticated (in the message) */
+    struct slice auth_user;
+    bool auth_stale;              /* the challenge that follows says stale=true */
+    const struct sip_hdr *auth_hdr; /* the credentials that authenticated */
+    bool consume_auth;            /* consume_credentials(): drop auth_hdr on relay */
 };
 
 /* Rewrites the Request-URI the pipeline works with (copied into the
