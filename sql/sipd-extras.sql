@@ -7,4 +7,4 @@
 -- The subscriber's email address, as SER's serctl stored it ("serctl add
 -- 1000 password1 user1@nowhere.com"). sipctl add writes it here when the
 -- column exists and warns that it was not stored otherwise.
-ALTER TABLE `subscriber` ADD COLUMN `email_address` VARCHAR(128) NOT NULL DEFAULT '';
+ALTER TABLE `subscriber` ADD COLUMN IF NOT EXISTS `email_address` VARCHAR(128) NOT NULL DEFAULT '';

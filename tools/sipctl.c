@@ -24,6 +24,7 @@ static void usage(FILE *f)
           "  ul show [AOR] [--offset N] [--limit N]   registered contacts\n"
           "  ul rm AOR | ul flush        remove an AOR; write pending registrations to the database now\n"
           "  alias add ALIAS TARGET | alias rm ALIAS\n"
+          "  ban list | ban rm ip:ADDRESS|user:NAME   temporary bans after failed authentications\n"
           "  add USER PASSWORD [EMAIL]   add a subscriber (USER: user or user@domain)\n"
           "  passwd USER PASSWORD | rm USER | list   change, remove, list subscribers\n"
           "                              (these write the database; sipd need not run)\n",
@@ -97,7 +98,7 @@ int main(int argc, char **argv)
         /* the user commands resolve the socket themselves, with the rest of the config */
         return sipctl_user(&o, n, words);
     }
-    if (strcmp(cmd, "ul") == 0 || strcmp(cmd, "alias") == 0) {
+    if (strcmp(cmd, "ul") == 0 || strcmp(cmd, "alias") == 0 || strcmp(cmd, "ban") == 0) {
         /* --json may come anywhere; the rest are the subcommand's words */
         char *rest[16];
         int n = 0;
@@ -115,7 +116,9 @@ int main(int argc, char **argv)
         }
         if (!o.socket)
             o.socket = DEFAULT_SOCKET;
-        int r = cmd[0] == 'u' ? sipctl_ul(&o, n, rest) : sipctl_alias(&o, n, rest);
+        int r = cmd[0] == 'u'   ? sipctl_ul(&o, n, rest)
+                : cmd[0] == 'a' ? sipctl_alias(&o, n, rest)
+                                : sipctl_ban(&o, n, rest);
         free(from_config);
         return r;
     }

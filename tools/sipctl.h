@@ -24,6 +24,8 @@ int sipctl_reload(const struct sipctl_opts *o);
 /* sipctl ul show [AOR] | ul rm AOR | ul flush; sipctl alias add ALIAS TARGET | alias rm ALIAS */
 int sipctl_ul(const struct sipctl_opts *o, int argc, char **argv);
 int sipctl_alias(const struct sipctl_opts *o, int argc, char **argv);
+/* sipctl ban list | ban rm KEY */
+int sipctl_ban(const struct sipctl_opts *o, int argc, char **argv);
 
 /*
  * sipctl add USER PASSWORD [EMAIL] | passwd USER PASSWORD | rm USER | list

@@ -228,3 +228,44 @@ int sipctl_alias(const struct sipctl_opts *o, int argc, char **argv)
     json_decref(r);
     return 0;
 }
+
+/* sipctl ban list | ban rm KEY ("ip:ADDRESS" or "user:NAME") */
+int sipctl_ban(const struct sipctl_opts *o, int argc, char **argv)
+{
+    json_t *r;
+    if (argc == 1 && strcmp(argv[0], "list") == 0) {
+        r = call(o, "auth.ban_list", NULL);
+        if (!r)
+            return 1;
+        if (o->json) {
+            print_json(r);
+        } else {
+            size_t i;
+            json_t *b;
+            json_array_foreach(r, i, b)
+            {
+                printf("%-40s %5llds left, %d failures\n",
+                       json_string_value(json_object_get(b, "key")),
+                       (long long)json_integer_value(json_object_get(b, "seconds_left")),
+                       (int)json_integer_value(json_object_get(b, "failures")));
+            }
+            if (json_array_size(r) == 0)
+                puts("no bans");
+        }
+    } else if (argc == 2 && strcmp(argv[0], "rm") == 0) {
+        json_t *params = json_pack("{s:s}", "key", argv[1]);
+        r = call(o, "auth.ban_rm", params);
+        json_decref(params);
+        if (!r)
+            return 1;
+        if (o->json)
+            print_json(r);
+        else
+            printf("ban on %s lifted\n", argv[1]);
+    } else {
+        fprintf(stderr, "usage: sipctl ban list | ban rm ip:ADDRESS|user:NAME\n");
+        return 2;
+    }
+    json_decref(r);
+    return 0;
+}

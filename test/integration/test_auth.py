@@ -197,7 +197,17 @@ class AuthTest(SipdTestCase):
         self.assertNotEqual(status_of(reply), 200)
         bans = sipd.rpc("auth.ban_list")["result"]
         self.assertEqual([b["key"] for b in bans], ["user:1001"])
-        self.assertIn("result", sipd.rpc("auth.ban_rm", {"key": "user:1001"}))
+        p2 = subprocess.run([SIPCTL, "-s", sipd.ctl, "ban", "list"], capture_output=True,
+                            timeout=10)
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        self.assertIn(b"user:1001", p2.stdout)
+        p2 = subprocess.run([SIPCTL, "-s", sipd.ctl, "ban", "rm", "user:1001"],
+                            capture_output=True, timeout=10)
+        self.assertEqual(p2.returncode, 0, p2.stderr)
+        p2 = subprocess.run([SIPCTL, "-s", sipd.ctl, "ban", "rm", "user:1001"],
+                            capture_output=True, timeout=10)
+        self.assertEqual(p2.returncode, 1)
+        self.assertIn(b"no ban", p2.stderr)
         nonce = challenges(p.register()[-1])[1]["nonce"]
         reply = p.register(credentials("MD5", "1001", "password2", nonce, p.uri))[-1]
         self.assertEqual(status_of(reply), 200)

@@ -155,7 +155,7 @@ static void test_response_errors(void **state)
     (void)state;
 
 #define RESP(alg, ha1, nc, cnonce, qop)                                                            \
-    auth_response((alg), (ha1), SLICE_LIT("n"), (nc), (cnonce), (qop), SLICE_LIT("GET"),          \
+    auth_response((alg), (ha1), SLICE_LIT("n"), (nc), (cnonce), (qop), SLICE_LIT("GET"),           \
                   SLICE_LIT("/"), out)
     memset(out, 'z', sizeof(out));
     /* an HA1 of the wrong length for the algorithm */
@@ -170,9 +170,9 @@ static void test_response_errors(void **state)
     assert_int_equal(
         RESP(AUTH_ALG_MD5, SLICE_LIT(MD5_HA1), SLICE_NULL, SLICE_LIT("c"), SLICE_LIT("auth")),
         EINVAL);
-    assert_int_equal(
-        RESP(AUTH_ALG_MD5, SLICE_LIT(MD5_HA1), SLICE_LIT("00000001"), SLICE_NULL, SLICE_LIT("auth")),
-        EINVAL);
+    assert_int_equal(RESP(AUTH_ALG_MD5, SLICE_LIT(MD5_HA1), SLICE_LIT("00000001"), SLICE_NULL,
+                          SLICE_LIT("auth")),
+                     EINVAL);
     /* qop in upper case is accepted (and hashed as sent) */
     assert_int_equal(RESP(AUTH_ALG_MD5, SLICE_LIT(MD5_HA1), SLICE_LIT("00000001"), SLICE_LIT("c"),
                           SLICE_LIT("AUTH")),
@@ -182,8 +182,8 @@ static void test_response_errors(void **state)
     assert_int_equal(RESP((enum auth_alg)7, SLICE_LIT(MD5_HA1), SLICE_NULL, SLICE_NULL, SLICE_NULL),
                      EINVAL);
     memset(out, 'z', sizeof(out));
-    assert_int_equal(auth_ha1((enum auth_alg)7, SLICE_LIT("u"), SLICE_LIT("r"), SLICE_LIT("p"), out),
-                     EINVAL);
+    assert_int_equal(
+        auth_ha1((enum auth_alg)7, SLICE_LIT("u"), SLICE_LIT("r"), SLICE_LIT("p"), out), EINVAL);
     assert_string_equal(out, "");
 #undef RESP
 #undef MD5_HA1
@@ -206,9 +206,9 @@ static void test_alg_parse(void **state)
     assert_int_equal(auth_alg_parse(SLICE_LIT("sha-256"), &alg), 0);
     assert_int_equal(alg, AUTH_ALG_SHA256);
 
-    static const char *const bad[] = {"",        "MD5-sess", "SHA-256-sess", "SHA256", "SHA-512-256",
-                                      "MD5 ",    " MD5",     "MD",           "MD55",   "SHA-25",
-                                      "MD\x15",  "sha-2566"};
+    static const char *const bad[] = {"",       "MD5-sess", "SHA-256-sess", "SHA256", "SHA-512-256",
+                                      "MD5 ",   " MD5",     "MD",           "MD55",   "SHA-25",
+                                      "MD\x15", "sha-2566"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         alg = AUTH_ALG_COUNT;
         if (auth_alg_parse(slice_from_str(bad[i]), &alg) != EINVAL)
@@ -271,7 +271,8 @@ static void test_allocations(void **state)
 
     assert_int_equal(auth_ha1(AUTH_ALG_SHA256, SLICE_LIT("u"), SLICE_LIT("r"), SLICE_LIT("p"), ha1),
                      0);
-    assert_int_equal(auth_ha1(AUTH_ALG_MD5, SLICE_LIT("u"), SLICE_LIT("r"), SLICE_LIT("p"), ha1), 0);
+    assert_int_equal(auth_ha1(AUTH_ALG_MD5, SLICE_LIT("u"), SLICE_LIT("r"), SLICE_LIT("p"), ha1),
+                     0);
     long before = atomic_load(&openssl_allocs);
     for (int i = 0; i < 100; i++) {
         assert_int_equal(auth_response(AUTH_ALG_MD5, slice_from_str(ha1), SLICE_LIT("nonce"),
@@ -331,16 +332,11 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rfc2617_md5_qop),
-        cmocka_unit_test(test_rfc7616_sha256_and_md5),
-        cmocka_unit_test(test_no_qop),
-        cmocka_unit_test(test_ha1_case),
-        cmocka_unit_test(test_long_input),
-        cmocka_unit_test(test_response_errors),
-        cmocka_unit_test(test_alg_parse),
-        cmocka_unit_test(test_hex_eq),
-        cmocka_unit_test(test_allocations),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_rfc2617_md5_qop), cmocka_unit_test(test_rfc7616_sha256_and_md5),
+        cmocka_unit_test(test_no_qop),          cmocka_unit_test(test_ha1_case),
+        cmocka_unit_test(test_long_input),      cmocka_unit_test(test_response_errors),
+        cmocka_unit_test(test_alg_parse),       cmocka_unit_test(test_hex_eq),
+        cmocka_unit_test(test_allocations),     cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,8 +140,9 @@ static void test_tampered(void **state)
     assert_int_equal(auth_nonce_check(n, NS(plus), REALM, T0), AUTH_NONCE_BAD);
     assert_int_equal(auth_nonce_check(n, SLICE_LIT(""), REALM, T0), AUTH_NONCE_BAD);
     assert_int_equal(auth_nonce_check(n, SLICE_NULL, REALM, T0), AUTH_NONCE_BAD);
-    assert_int_equal(auth_nonce_check(n, SLICE_LIT("dcd98b7102dd2f0e8b11d0f600bfb0c093"), REALM, T0),
-                     AUTH_NONCE_BAD);
+    assert_int_equal(
+        auth_nonce_check(n, SLICE_LIT("dcd98b7102dd2f0e8b11d0f600bfb0c093"), REALM, T0),
+        AUTH_NONCE_BAD);
     /* the original still passes */
     assert_int_equal(auth_nonce_check(n, NS(a), REALM, T0), AUTH_NONCE_OK);
     auth_nonces_free(n);
@@ -285,9 +286,9 @@ static void test_nc_format(void **state)
     (void)state;
 
     struct nonce a = make(n, REALM, T0);
-    static const char *const bad[] = {"",          "1",         "0000001",  "000000001",
-                                      "00000000",  "0000000g",  " 0000001", "0000001 ",
-                                      "0x000001",  "-0000001",  "+0000001", "00000\0001"};
+    static const char *const bad[] = {"",         "1",        "0000001",  "000000001",
+                                      "00000000", "0000000g", " 0000001", "0000001 ",
+                                      "0x000001", "-0000001", "+0000001", "00000\0001"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         size_t len = i == sizeof(bad) / sizeof(bad[0]) - 1 ? 8 : strlen(bad[i]);
         if (auth_nonce_nc(n, NS(a), slice_make(bad[i], len)))
@@ -311,8 +312,8 @@ static void test_slot_takeover(void **state)
     struct auth_nonces *n = make_nonces(secret, 1);
     (void)state;
 
-    struct nonce old = make(n, REALM, T0);      /* slot s */
-    struct nonce mid = make(n, REALM, T0);      /* slot s + 1 */
+    struct nonce old = make(n, REALM, T0);       /* slot s */
+    struct nonce mid = make(n, REALM, T0);       /* slot s + 1 */
     struct nonce newer = make(n, REALM, T0 + 1); /* slot s again */
     assert_true(auth_nonce_nc(n, NS(old), SLICE_LIT("00000001")));
     assert_true(auth_nonce_nc(n, NS(mid), SLICE_LIT("00000001")));
@@ -325,7 +326,7 @@ static void test_slot_takeover(void **state)
 
     /* an older nonce never takes a newer one's slot, even with a fresh nc */
     struct nonce late = make(n, REALM, T0 + 10); /* slot s + 1 */
-    struct nonce early = make(n, REALM, T0 + 5);  /* slot s */
+    struct nonce early = make(n, REALM, T0 + 5); /* slot s */
     (void)early;
     struct nonce late2 = make(n, REALM, T0 + 10); /* slot s + 1 */
     assert_true(auth_nonce_nc(n, NS(late), SLICE_LIT("00000001")));
@@ -372,31 +373,39 @@ static void test_foreign_nonce_slots(void **state)
 #define NC_MAX  20000
 
 struct hammer {
+    pthread_barrier_t start; /* all threads begin together, so that they race */
     struct auth_nonces *n;
     struct nonce shared;
     _Atomic unsigned char accepted[NC_MAX + 1]; /* per nc of the shared nonce */
     _Atomic long own_refused, checks_failed;
+    _Atomic unsigned next_thread;
+    unsigned won[THREADS]; /* shared-nonce values each thread had accepted */
 };
 
 static void *hammer_thread(void *arg)
 {
     struct hammer *h = arg;
+    unsigned me = atomic_fetch_add(&h->next_thread, 1), won = 0;
     char nc[9];
     /* a nonce of this thread's own, made here (per-thread HMAC context) */
     struct nonce own;
     own.len = auth_nonce_make(h->n, REALM, T0, own.s);
     if (own.len != 43 || auth_nonce_check(h->n, NS(own), REALM, T0) != AUTH_NONCE_OK)
         atomic_fetch_add(&h->checks_failed, 1);
+    pthread_barrier_wait(&h->start);
 
     for (unsigned i = 1; i <= NC_MAX; i++) {
         snprintf(nc, sizeof(nc), "%08x", i);
-        if (auth_nonce_nc(h->n, NS(h->shared), slice_make(nc, 8)))
+        if (auth_nonce_nc(h->n, NS(h->shared), slice_make(nc, 8))) {
             atomic_fetch_add(&h->accepted[i], 1);
+            won++;
+        }
         if (!auth_nonce_nc(h->n, NS(own), slice_make(nc, 8)))
             atomic_fetch_add(&h->own_refused, 1);
         if ((i & 63) == 0 && auth_nonce_check(h->n, NS(h->shared), REALM, T0) != AUTH_NONCE_OK)
             atomic_fetch_add(&h->checks_failed, 1);
     }
+    h->won[me] = won; /* read after pthread_join */
     return NULL;
 }
 
@@ -408,6 +417,7 @@ static void test_threads(void **state)
 
     h.n = make_nonces(secret, 0);
     h.shared = make(h.n, REALM, T0);
+    assert_int_equal(pthread_barrier_init(&h.start, NULL, THREADS), 0);
     for (int i = 0; i < THREADS; i++)
         assert_int_equal(pthread_create(&th[i], NULL, hammer_thread, &h), 0);
     for (int i = 0; i < THREADS; i++)
@@ -422,11 +432,14 @@ static void test_threads(void **state)
         total += a;
     }
     assert_int_equal(atomic_load(&h.accepted[NC_MAX]), 1);
-    print_message("shared nonce: %u of %u nc values accepted across %d threads\n", total, NC_MAX,
-                  THREADS);
+    /* every value was tried by every thread; the one ahead takes each */
+    assert_int_equal(total, NC_MAX);
+    print_message("shared nonce: %u nc values accepted, by thread: %u %u %u %u\n", total, h.won[0],
+                  h.won[1], h.won[2], h.won[3]);
     /* each thread's own nonce (consecutive indexes: distinct slots) saw all of its nc */
     assert_int_equal(atomic_load(&h.own_refused), 0);
     assert_int_equal(atomic_load(&h.checks_failed), 0);
+    pthread_barrier_destroy(&h.start);
     auth_nonces_free(h.n);
 }
 
@@ -460,12 +473,12 @@ int main(void)
         return 1;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_tampered),
-        cmocka_unit_test(test_other_realm),  cmocka_unit_test(test_expiry),
-        cmocka_unit_test(test_secrets),      cmocka_unit_test(test_cfg),
-        cmocka_unit_test(test_nc_sequence),  cmocka_unit_test(test_nc_format),
+        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_tampered),
+        cmocka_unit_test(test_other_realm),   cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_secrets),       cmocka_unit_test(test_cfg),
+        cmocka_unit_test(test_nc_sequence),   cmocka_unit_test(test_nc_format),
         cmocka_unit_test(test_slot_takeover), cmocka_unit_test(test_foreign_nonce_slots),
-        cmocka_unit_test(test_threads),      cmocka_unit_test(test_allocations),
+        cmocka_unit_test(test_threads),       cmocka_unit_test(test_allocations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
