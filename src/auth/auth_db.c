@@ -98,6 +98,7 @@ struct row_arg {
     struct auth_db *a;
     struct slice user, realm;
     struct sub_ha1 *out;
+    bool hash_failed;
 };
 
 static int take_row(void *arg, const struct db_val *col, unsigned ncols)
@@ -110,8 +111,11 @@ static int take_row(void *arg, const struct db_val *col, unsigned ncols)
     v->found = true;
     if (ra->a->p.calculate_ha1) {
         for (int alg = 0; alg < AUTH_ALG_COUNT; alg++) {
-            auth_ha1((enum auth_alg)alg, ra->user, ra->realm, secret, v->ha1[alg]);
-            v->has[alg] = true;
+            /* a failed hash (out of memory in OpenSSL) leaves that HA1 unknown */
+            v->has[alg] = auth_ha1((enum auth_alg)alg, ra->user, ra->realm, secret,
+                                   v->ha1[alg]) == 0;
+            if (!v->has[alg])
+                ra->hash_failed = true;
         }
     } else if (secret.len == 32 && secret.len < AUTH_HEX_MAX) {
         /* an MD5 HA1 stored for this realm: SHA-256 needs the plaintext */
@@ -146,13 +150,15 @@ int auth_db_ha1(struct auth_db *a, unsigned worker, struct slice table, struct s
     if (err)
         return err == EINVAL ? EINVAL : EAGAIN;
     memset(out, 0, sizeof(*out));
-    struct row_arg ra = {a, user, realm, out};
+    struct row_arg ra = {a, user, realm, out, false};
     struct db_val key[2] = {DB_VAL_STR(user), DB_VAL_STR(realm)};
     err = db_query(s, key, a->p.use_domain ? 2 : 1, take_row, &ra);
     if (err) {
         atomic_fetch_add_explicit(&a->db_errors, 1, memory_order_relaxed);
         return err == EINVAL ? EINVAL : EAGAIN;
     }
+    if (ra.hash_failed)
+        return ENOMEM; /* not cached: the next request computes again */
     long ttl = out->found ? a->p.cache_ttl : a->p.negative_ttl;
     if (ttl > 0)
         sub_cache_put(a->cache, user, realm, out, now + ttl);

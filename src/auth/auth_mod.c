@@ -197,8 +197,11 @@ static int auth_init(void **state, const void *params, const struct mod_env *env
         RAND_bytes(rnd, sizeof(rnd));
         for (int i = 0; i < 16; i++)
             snprintf(pw + 2 * i, 3, "%02x", rnd[i]);
-        auth_ha1((enum auth_alg)alg, SLICE_LIT("nobody"), SLICE_LIT("nowhere"),
-                 slice_make(pw, 32), au->dummy_ha1[alg]);
+        if (auth_ha1((enum auth_alg)alg, SLICE_LIT("nobody"), SLICE_LIT("nowhere"),
+                     slice_make(pw, 32), au->dummy_ha1[alg]) != 0) {
+            snprintf(err, cap, "cannot compute digests (OpenSSL)");
+            return ENOMEM;
+        }
     }
     return 0;
 }
@@ -310,8 +313,9 @@ static int authorize(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
         return fail(ctx, 500, "Server Internal Error");
     const char *ha1 = v.found && v.has[alg] ? v.ha1[alg] : au->dummy_ha1[alg];
     char expect[AUTH_HEX_MAX];
-    auth_response(alg, slice_from_str(ha1), d.nonce, d.nc, d.cnonce, d.qop, msg->method, d.uri,
-                  expect);
+    if (auth_response(alg, slice_from_str(ha1), d.nonce, d.nc, d.cnonce, d.qop, msg->method,
+                      d.uri, expect) != 0)
+        return fail(ctx, 500, "Server Internal Error"); /* fails closed */
     bool good = auth_hex_eq(slice_from_str(expect), d.response) && v.found && v.has[alg];
     if (!good) {
         atomic_fetch_add_explicit(&au->failed, 1, memory_order_relaxed);
@@ -359,6 +363,8 @@ static int challenge(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
     for (unsigned i = 0; i < au->alg_n; i++) {
         char nonce[AUTH_NONCE_MAX + 1];
         size_t nl = auth_nonce_make(au->nonces, realm, now, nonce);
+        if (nl == 0)
+            return fail(ctx, 500, "Server Internal Error");
         int w = snprintf(hdrs + used, sizeof(hdrs) - used,
                          "%s: Digest realm=\"%.*s\", nonce=\"%.*s\", algorithm=%s%s%s\r\n",
                          proxy ? "Proxy-Authenticate" : "WWW-Authenticate", (int)realm.len,

@@ -1,4 +1,4 @@
-/* digest.c: HA1 and response computation through EVP, algorithm names, constant-time hex compare. */
+/* digest.c: HA1 and responses through EVP, algorithm names, constant-time hex compare. */
 #include "auth/digest.h"
 
 #include <errno.h>
@@ -208,15 +208,15 @@ static const char hex_pairs[512 + 1] = HEX_ROW("0") HEX_ROW("1") HEX_ROW("2") HE
 
 /* Lower-case hex of len bytes (a digest: a multiple of 4) and a NUL into
  * out: one table load per byte, four bytes per turn. */
-static void to_hex(const unsigned char *md, unsigned len, char *out)
+static void to_hex(const unsigned char *md, size_t len, char *out)
 {
-    for (unsigned i = 0; i < len; i += 4) {
-        memcpy(out + 2 * i, hex_pairs + 2 * md[i], 2);
-        memcpy(out + 2 * i + 2, hex_pairs + 2 * md[i + 1], 2);
-        memcpy(out + 2 * i + 4, hex_pairs + 2 * md[i + 2], 2);
-        memcpy(out + 2 * i + 6, hex_pairs + 2 * md[i + 3], 2);
+    for (size_t i = 0; i < len; i += 4, md += 4, out += 8) {
+        memcpy(out, hex_pairs + 2 * (size_t)md[0], 2);
+        memcpy(out + 2, hex_pairs + 2 * (size_t)md[1], 2);
+        memcpy(out + 4, hex_pairs + 2 * (size_t)md[2], 2);
+        memcpy(out + 6, hex_pairs + 2 * (size_t)md[3], 2);
     }
-    out[2 * len] = '\0';
+    *out = '\0';
 }
 
 int auth_alg_parse(struct slice name, enum auth_alg *out)
@@ -323,17 +323,42 @@ static inline unsigned not_hex(unsigned char c)
     return (digit | letter) ^ 1;
 }
 
+/*
+ * The same for 8 bytes at once: the top bit of each byte of the result is
+ * set when that byte is not a hex digit. With the top bits cleared no byte
+ * carries into the next: c + 0x50 reaches 0x80 exactly when c >= '0',
+ * c + 0x46 when c > '9'; for l = c | 0x20, l + 0x1f when l >= 'a', l + 0x19
+ * when l > 'f'. A byte with its top bit set is never a digit.
+ */
+static inline uint64_t not_hex8(uint64_t w)
+{
+    const uint64_t top = 0x8080808080808080ull;
+    uint64_t low = w & ~top;
+    uint64_t digit = (low + 0x5050505050505050ull) & ~(low + 0x4646464646464646ull);
+    uint64_t l = low | 0x2020202020202020ull;
+    uint64_t letter = (l + 0x1f1f1f1f1f1f1f1full) & ~(l + 0x1919191919191919ull);
+    return (((digit | letter) & top) ^ top) | (w & top);
+}
+
 bool auth_hex_eq(struct slice a, struct slice b)
 {
     /* Lengths decide the only branches: with unequal lengths a is
      * compared with itself, so the loop still runs over all of a. */
     const char *bp = a.len == b.len ? b.p : a.p;
-    unsigned diff = (a.len != b.len) | (a.len == 0);
+    uint64_t diff = (a.len != b.len) | (a.len == 0);
+    size_t i = 0;
 
-    for (size_t i = 0; i < a.len; i++) {
+    /* OR 0x20 lower-cases A-F and leaves 0-9 alone; the not-hex tests rule
+     * out the other bytes it would fold onto them */
+    for (; i + 8 <= a.len; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, a.p + i, 8);
+        memcpy(&y, bp + i, 8);
+        diff |=
+            ((x | 0x2020202020202020ull) ^ (y | 0x2020202020202020ull)) | not_hex8(x) | not_hex8(y);
+    }
+    for (; i < a.len; i++) {
         unsigned char x = (unsigned char)a.p[i], y = (unsigned char)bp[i];
-        /* OR 0x20 lower-cases A-F and leaves 0-9 alone; not_hex rules out
-         * the other bytes it would fold onto them */
         diff |= ((x | 0x20u) ^ (y | 0x20u)) | not_hex(x) | not_hex(y);
     }
     return diff == 0;

@@ -120,9 +120,10 @@ enum auth_nonce_state auth_nonce_check(struct auth_nonces *n, struct slice nonce
                                        struct slice realm, time_t now);
 
 /*
- * qop=auth replay check: true when nc (exactly 8 hex digits, either case,
- * not 0: a client's first request with a nonce sends 00000001, RFC 7616
- * 3.4) is accepted for this nonce on this node, and records it. Call it only for a nonce auth_nonce_check() found OK and after the
+ * qop=auth replay check: true when nc is accepted for this nonce on this
+ * node, and records it. nc is exactly 8 hex digits, either case, and not 0
+ * (a client's first request with a nonce sends 00000001, RFC 7616 3.4).
+ * Call it only for a nonce auth_nonce_check() found OK, and after the
  * response was verified (an attacker must not advance the counter).
  * False: a replayed or lower nc, the slot belongs to a newer nonce now
  * (answer stale), or a malformed nc or nonce.

@@ -51,7 +51,8 @@
 #define RANDOM_SECRET_LEN  32
 
 static_assert(NONCE_CHARS < AUTH_NONCE_MAX, "a nonce and its NUL fit AUTH_NONCE_MAX");
-static_assert(NONCE_BYTES == 32 && NONCE_CHARS == 43, "nonce_decode's tail is written for 32 bytes");
+static_assert(NONCE_BYTES == 32 && NONCE_CHARS == 43,
+              "nonce_decode's tail is written for 32 bytes");
 static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "the replay slots need lock-free 64-bit atomics");
 
 struct auth_nonces {
@@ -122,17 +123,27 @@ static void b64url_encode(const unsigned char *in, size_t n, char *out)
     }
 }
 
-/* The value of each ASCII byte as a base64url digit; 255: not one. */
-static const unsigned char b64url_values[128] = {
+/* The value of each byte as a base64url digit; 255: not one. */
+/* clang-format off */
+static const unsigned char b64url_values[256] = {
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
     255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
-    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 62, 255, 255,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 255, 255, 255, 255, 255, 255,
-    255, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 255, 255, 255, 255, 63,
-    255, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,  62, 255, 255,
+     52,  53,  54,  55,  56,  57,  58,  59,  60,  61, 255, 255, 255, 255, 255, 255,
+    255,   0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,
+     15,  16,  17,  18,  19,  20,  21,  22,  23,  24,  25, 255, 255, 255, 255,  63,
+    255,  26,  27,  28,  29,  30,  31,  32,  33,  34,  35,  36,  37,  38,  39,  40,
+     41,  42,  43,  44,  45,  46,  47,  48,  49,  50,  51, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
 };
+/* clang-format on */
 
 /* Decodes a nonce's 43 characters into its 32 bytes, four characters to
  * three bytes at a time. Strict: any other length, a byte outside the
@@ -148,8 +159,7 @@ static bool nonce_decode(struct slice s, unsigned char out[NONCE_BYTES])
     if (s.len != NONCE_CHARS)
         return false;
     for (size_t i = 0; i < NONCE_CHARS; i++) {
-        /* a byte >= 128 keeps its top bit: flagged like a 255 */
-        unsigned d = b64url_values[p[i] & 127] | (p[i] & 128);
+        unsigned d = b64url_values[p[i]];
         bad |= d;
         v[i] = d;
     }

@@ -251,11 +251,24 @@ static void test_hex_eq(void **state)
     assert_false(auth_hex_eq(SLICE_LIT("zz"), SLICE_LIT("zz")));
     assert_false(auth_hex_eq(SLICE_LIT("g0"), SLICE_LIT("G0")));
     assert_false(auth_hex_eq(SLICE_LIT("0\0"), SLICE_LIT("0 ")));
+    /* every byte value at every position of a 19-digit string: two 8-byte
+     * words, then three bytes one at a time */
     for (unsigned c = 0; c < 256; c++) {
-        char x = (char)c;
-        bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        if (auth_hex_eq(slice_make(&x, 1), slice_make(&x, 1)) != hex)
-            fail_msg("byte 0x%02x compared as %shex", c, hex ? "non-" : "");
+        bool digit = c >= '0' && c <= '9';
+        bool letter = (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        for (size_t pos = 0; pos < 19; pos++) {
+            char x[] = "0123456789abcdefABC", y[sizeof(x)];
+            x[pos] = (char)c;
+            memcpy(y, x, sizeof(x));
+            y[pos] = (char)(c ^ 0x20); /* the other case of a letter */
+            if (auth_hex_eq(slice_make(x, 19), slice_make(x, 19)) != (digit || letter))
+                fail_msg("byte 0x%02x at %zu compared as %shex", c, pos,
+                         digit || letter ? "non-" : "");
+            if (auth_hex_eq(slice_make(x, 19), slice_make(y, 19)) != letter)
+                fail_msg("byte 0x%02x at %zu against 0x%02x: wrong", c, pos, c ^ 0x20);
+            if (auth_hex_eq(slice_make(y, 19), slice_make(x, 19)) != letter)
+                fail_msg("byte 0x%02x at %zu against 0x%02x: wrong", c ^ 0x20, pos, c);
+        }
     }
 }
 

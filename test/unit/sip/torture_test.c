@@ -1070,7 +1070,7 @@ static void test_row(void **state)
                     tc->kind);
         fail();
     }
-    size_t len;
+    size_t len = 0;
     char *data = read_row_file(row, &len);
     assert_int_equal(len, strtoul(row->bytes, NULL, 10));
 
@@ -1149,7 +1149,7 @@ static void test_every_prefix(void **state)
 
     assert_null(m->error);
     for (size_t r = 0; r < m->n; r++) {
-        size_t len;
+        size_t len = 0;
         char *data = read_row_file(&m->rows[r], &len);
         for (size_t k = 0; k <= len; k++) {
             char *buf = malloc(k ? k : 1);
