@@ -241,17 +241,20 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         h->type = (uint16_t)t;
         h->next = 0;
         msg->hdr_count++;
-        if (last[t]) {
+        /* first[] is reset by every parse; last[] and count[] are valid only
+         * where first[] is set, so they need no reset */
+        if (msg->first[t]) {
             msg->hdrs[last[t] - 1].next = (uint16_t)msg->hdr_count;
+            msg->count[t]++;
             /* only a duplicate that is an error counts: a tolerated one
              * (SIP-ETag, Date...) seen first must not hide a second CSeq */
             if (!*dup && duplicate_reason(t))
                 *dup = h;
         } else {
             msg->first[t] = (uint16_t)msg->hdr_count;
+            msg->count[t] = 1;
         }
         last[t] = (uint16_t)msg->hdr_count;
-        msg->count[t]++;
         p = next;
     }
     return 0;
@@ -276,6 +279,39 @@ static const char *duplicate_reason(enum sip_hdr_type t)
 static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type t)
 {
     return msg->first[t] ? &msg->hdrs[msg->first[t] - 1] : NULL;
+}
+
+/* The first byte of a Call-ID that is no word character (RFC 3261 25.1:
+ * word and "@"), or NULL. 16 bytes at a time: printable ASCII other than
+ * space and the eight printable non-word characters; a chunk that fails is
+ * looked at byte by byte. */
+static const char *callid_bad_byte(struct slice id)
+{
+    const char *p = id.p, *end = slice_end(id);
+#if defined(__SSE2__)
+    const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7f);
+    while (end - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        /* signed compares: 0x80.. are negative, so they fail "> 0x20" */
+        __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
+        /* the printable characters that are no word characters either */
+        __m128i no = _mm_cmpeq_epi8(v, _mm_set1_epi8('#'));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('$')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('&')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8(',')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8(';')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('^')));
+        no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
+        if (_mm_movemask_epi8(_mm_andnot_si128(no, ok)) != 0xffff)
+            break; /* a byte that is no word character: the loop below names it */
+        p += 16;
+    }
+#endif
+    for (; p < end; p++)
+        if (!cc_is(*p, CC_WORD) && *p != '@')
+            return p;
+    return NULL;
 }
 
 static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_hdr *dup,
@@ -303,9 +339,9 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     msg->call_id = h->value;
     if (msg->call_id.len == 0)
         return fail(err, base, h->line.p, "empty Call-ID", 400);
-    for (size_t i = 0; i < msg->call_id.len; i++)
-        if (!cc_is(msg->call_id.p[i], CC_WORD) && msg->call_id.p[i] != '@')
-            return fail(err, base, msg->call_id.p + i, "bad Call-ID", 400);
+    const char *bad = callid_bad_byte(msg->call_id);
+    if (bad)
+        return fail(err, base, bad, "bad Call-ID", 400);
 
     h = hdr_at(msg, SIP_HDR_CSEQ);
     if (!h)

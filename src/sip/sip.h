@@ -356,10 +356,11 @@ struct sip_msg {
     bool has_auth, has_proxy_auth;
 
     uint16_t first[SIP_HDR_COUNT]; /* index + 1 of the first header of each type */
-    uint16_t last[SIP_HDR_COUNT];  /* index + 1 of the last one (for linking) */
-    uint16_t count[SIP_HDR_COUNT]; /* header lines of each type */
 
     /* ---- written by decoders, not reset by sip_msg_parse() ---- */
+    uint16_t last[SIP_HDR_COUNT];  /* index + 1 of the last one of a type (linking);
+                                      meaningful only where first[] is set */
+    uint16_t count[SIP_HDR_COUNT]; /* header lines of a type, likewise */
     struct sip_uri ruri;    /* valid when ruri_ok */
     struct sip_via via;     /* the top Via value; valid when keys_ok */
     struct sip_cseq cseq;
