@@ -2,6 +2,7 @@
 #include "auth/auth.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ struct sub_entry {
 
 struct sub_cache {
     struct cds_lfht *ht;
+    _Atomic unsigned long puts; /* for the explicit resizes (see loc's usrloc.c) */
 };
 
 struct key {
@@ -145,8 +147,15 @@ int sub_cache_put(struct sub_cache *c, struct slice user, struct slice realm,
     urcu_memb_read_lock();
     struct cds_lfht_node *old = cds_lfht_add_replace(c->ht, hash_key(k), match, &k, &e->node);
     urcu_memb_read_unlock();
-    if (old)
+    if (old) {
         urcu_memb_call_rcu(&caa_container_of(old, struct sub_entry, node)->rcu, free_entry_rcu);
+    } else {
+        /* liburcu 0.13's automatic resize can stall (see src/loc/usrloc.c):
+         * grow at each power of two of the inserts ourselves */
+        unsigned long n = atomic_fetch_add_explicit(&c->puts, 1, memory_order_relaxed) + 1;
+        if (n >= 4096 && (n & (n - 1)) == 0)
+            cds_lfht_resize(c->ht, n);
+    }
     return 0;
 }
 
