@@ -1,4 +1,4 @@
-/* shim_authpipe.c: the C side of bench_authpipe: a filled subscriber cache, and sipd's modules around the registrar.json routes. */
+/* shim_authpipe.c: bench_authpipe's C side: a filled subscriber cache, sipd's modules, routes. */
 #include "shim_authpipe.h"
 
 #include <arpa/inet.h>
@@ -63,6 +63,7 @@ static uint64_t next_random(uint64_t *s)
 struct shimap_cache {
     struct sub_cache *cache;
     unsigned users;
+    time_t now;  /* what lookups pass as the time: www_authorize reads the clock once per message */
     char *names; /* users slots of NAME_SLOT bytes */
     uint32_t seq[SHIMAP_SEQ_LEN];
 };
@@ -83,7 +84,7 @@ int shimap_cache_new(struct shimap_cache **cp, unsigned users, char *err, size_t
         return ENOMEM;
     }
     c->users = users;
-    time_t until = time(NULL) + 86400;
+    c->now = time(NULL);
     for (unsigned u = 0; u < users; u++) {
         char *name = c->names + (size_t)u * NAME_SLOT;
         snprintf(name, NAME_SLOT, "user%06u", u);
@@ -96,7 +97,8 @@ int shimap_cache_new(struct shimap_cache **cp, unsigned users, char *err, size_t
             v.ha1[alg][len] = '\0';
             v.has[alg] = true;
         }
-        if (sub_cache_put(c->cache, slice_from_str(name), SLICE_LIT(REALM), &v, until) != 0) {
+        if (sub_cache_put(c->cache, slice_from_str(name), SLICE_LIT(REALM), &v, c->now + 86400) !=
+            0) {
             snprintf(err, err_cap, "sub_cache_put failed at user %u", u);
             shimap_cache_free(c);
             return ENOMEM;
@@ -105,13 +107,14 @@ int shimap_cache_new(struct shimap_cache **cp, unsigned users, char *err, size_t
     uint64_t rs = 0x9e3779b97f4a7c15ull ^ users;
     for (size_t i = 0; i < SHIMAP_SEQ_LEN; i++)
         c->seq[i] = (uint32_t)(next_random(&rs) % users);
-    /* cds_lfht grows its bucket array lazily, on its own worker thread:
-     * give it time to finish before anything is timed. */
+    /* sub_cache_put grows the table itself at each power of two of the
+     * entries (liburcu's lazy resize can stall; see src/loc/usrloc.c); wait
+     * for anything queued on liburcu's threads all the same */
     urcu_memb_barrier();
-    usleep(500 * 1000);
+    usleep(200 * 1000);
     if (sub_cache_count(c->cache) != users) {
-        snprintf(err, err_cap, "the cache holds %lu entries, not %u",
-                 sub_cache_count(c->cache), users);
+        snprintf(err, err_cap, "the cache holds %lu entries, not %u", sub_cache_count(c->cache),
+                 users);
         shimap_cache_free(c);
         return EINVAL;
     }
@@ -134,7 +137,7 @@ int shimap_cache_get(struct shimap_cache *c, size_t i)
     const char *name = c->names + (size_t)c->seq[i % SHIMAP_SEQ_LEN] * NAME_SLOT;
     struct sub_ha1 v;
     /* "user" + 6 digits: the length is known, as a parsed username's is */
-    if (sub_cache_get(c->cache, slice_make(name, 10), SLICE_LIT(REALM), time(NULL), &v) != 0)
+    if (sub_cache_get(c->cache, slice_make(name, 10), SLICE_LIT(REALM), c->now, &v) != 0)
         return -1;
     return v.found && v.has[AUTH_ALG_MD5] ? 0 : -1;
 }
@@ -146,10 +149,10 @@ unsigned long shimap_cache_count(struct shimap_cache *c)
 
 /* ---------------------------------------------------------------- the REGISTER pipeline */
 
-#define SECRET "bench-authpipe-secret"
-#define SLOT_ARENA 8192u
+#define SECRET           "bench-authpipe-secret"
+#define SLOT_ARENA       8192u
 #define SLOT_ARENA_LIMIT (256u * 1024u)
-#define MSG_CAP 1024u
+#define MSG_CAP          1024u
 
 struct user {
     char name[NAME_SLOT];
@@ -240,11 +243,11 @@ static char *make_config(char *err, size_t err_cap)
     json_object_set_new(auth, "nonce_expire", json_integer(86400));
 
     /* the seed's debug level (3 when the file has none, the core default) */
-    json_t *cfg = json_pack("{s:o, s:b, s:b, s:[s], s:[s], s:i, s:b, s:b, s:o, s:O}", "debug",
-                            json_is_integer(debug) ? json_incref(debug) : json_integer(3),
-                            "fork", 0, "log_stderror", 1, "listen", "udp:127.0.0.1:5060",
-                            "aliases", REALM, "children", 1, "dns", 0, "rev_dns", 0, "modules",
-                            modules, "routes", routes);
+    json_t *cfg =
+        json_pack("{s:o, s:b, s:b, s:[s], s:[s], s:i, s:b, s:b, s:o, s:O}", "debug",
+                  json_is_integer(debug) ? json_incref(debug) : json_integer(3), "fork", 0,
+                  "log_stderror", 1, "listen", "udp:127.0.0.1:5060", "aliases", REALM, "children",
+                  1, "dns", 0, "rev_dns", 0, "modules", modules, "routes", routes);
     json_decref(file);
     if (!cfg) {
         snprintf(err, err_cap, "out of memory");
@@ -262,8 +265,8 @@ static int load_config(struct route_cfg **cfgp, const char *text, void *const *s
 {
     char path[512];
     const char *dir = getenv("TMPDIR");
-    int n = snprintf(path, sizeof(path), "%s/sipd-bench-authpipe-XXXXXX",
-                     dir && *dir ? dir : "/tmp");
+    int n =
+        snprintf(path, sizeof(path), "%s/sipd-bench-authpipe-XXXXXX", dir && *dir ? dir : "/tmp");
     if (n < 0 || (size_t)n >= sizeof(path)) {
         snprintf(err, err_cap, "temporary directory name too long");
         return ENAMETOOLONG;
@@ -404,8 +407,8 @@ static int make_users(struct shimap_pipe *p, unsigned users, char *err, size_t e
             memcpy(v.ha1[alg], us->ha1[alg], AUTH_HEX_MAX);
             v.has[alg] = true;
         }
-        if (sub_cache_put(a->cache, slice_from_str(us->name), SLICE_LIT(REALM), &v,
-                          now + 86400) != 0 ||
+        if (sub_cache_put(a->cache, slice_from_str(us->name), SLICE_LIT(REALM), &v, now + 86400) !=
+                0 ||
             auth_nonce_make(p->nonces, SLICE_LIT(REALM), now, us->nonce) == 0) {
             snprintf(err, err_cap, "cannot cache user %u or make its nonce", u);
             return ENOMEM;
@@ -452,7 +455,8 @@ int shimap_pipe_new(struct shimap_pipe **pp, unsigned users, char *err, size_t e
     p->rx.limits.max_headers = (unsigned)core->max_headers;
     p->rx.limits.max_header_len = (size_t)core->max_header_len;
     p->worker.index = 0;
-    if ((ret = open_sockets(p, err, err_cap)) != 0 || (ret = make_users(p, users, err, err_cap)) != 0)
+    if ((ret = open_sockets(p, err, err_cap)) != 0 ||
+        (ret = make_users(p, users, err, err_cap)) != 0)
         goto fail;
     for (unsigned i = 0; i < SHIMAP_BATCH; i++) {
         struct slot *s = &p->slots[i];
@@ -527,8 +531,9 @@ static int build_message(struct shimap_pipe *p, struct slot *s, enum shimap_alg 
     }
     if (auth_response(a, slice_from_str(u->ha1[a]), slice_from_str(u->nonce),
                       qop ? slice_make(nc, 8) : SLICE_NULL,
-                      qop ? slice_make(cnonce, sizeof(cnonce) - 1) : SLICE_NULL, qop ? SLICE_LIT("auth") : SLICE_NULL,
-                      SLICE_LIT("REGISTER"), SLICE_LIT("sip:" REALM), response) != 0) {
+                      qop ? slice_make(cnonce, sizeof(cnonce) - 1) : SLICE_NULL,
+                      qop ? SLICE_LIT("auth") : SLICE_NULL, SLICE_LIT("REGISTER"),
+                      SLICE_LIT("sip:" REALM), response) != 0) {
         *why = "auth_response failed";
         return -1;
     }
@@ -726,8 +731,8 @@ int shimap_pipe_check_saved(struct shimap_pipe *p, const char **why)
 {
     size_t i = module_index("usrloc");
     const struct ctl_cmd *cmd = NULL;
-    for (const struct ctl_cmd *c = i == (size_t)-1 ? NULL : route_modules[i]->commands; c && c->name;
-         c++)
+    for (const struct ctl_cmd *c = i == (size_t)-1 ? NULL : route_modules[i]->commands;
+         c && c->name; c++)
         if (strcmp(c->name, "ul.show") == 0)
             cmd = c;
     if (!cmd || !p->routed) {

@@ -1,4 +1,4 @@
-/* shim_authpipe.h: a plain C face over the subscriber cache and the authenticated REGISTER pipeline for the C++ benchmark. */
+/* shim_authpipe.h: a C face over the subscriber cache and the REGISTER pipeline, for C++. */
 #ifndef SIPD_BENCH_SHIM_AUTHPIPE_H
 #define SIPD_BENCH_SHIM_AUTHPIPE_H
 
@@ -109,9 +109,9 @@ int shimap_pipe_send2(struct shimap_pipe *p);
 
 /* Counters read back from the modules and the message layer. */
 struct shimap_counts {
-    uint64_t authorized, failed, stale, challenges; /* the auth module's stats */
-    uint64_t cache_hits, cache_misses;              /* the auth_db module's stats */
-    uint64_t aors, contacts;                        /* the usrloc module's stats */
+    uint64_t authorized, failed, stale, challenges;                /* the auth module's stats */
+    uint64_t cache_hits, cache_misses;                             /* the auth_db module's stats */
+    uint64_t aors, contacts;                                       /* the usrloc module's stats */
     uint64_t replies_100, replies_200, replies_other, send_errors; /* struct sip_stats */
     uint64_t routed;      /* shimap_pipe_run calls that passed their checks */
     uint64_t arena_spill; /* parses whose arena had to malloc a chunk */

@@ -33,6 +33,7 @@ int sub_cache_put(struct sub_cache *c, struct slice user, struct slice realm,
                   const struct sub_ha1 *v, time_t until);
 /* Drops every entry of user (any realm); with domain present, only that realm. Returns how many. */
 unsigned sub_cache_invalidate(struct sub_cache *c, struct slice user, struct slice domain);
+/* Live entries (expired ones count until replaced or invalidated). Any thread. */
 unsigned long sub_cache_count(struct sub_cache *c);
 
 extern const struct module auth_auth_module;    /* www/proxy authorize and challenge, checks */

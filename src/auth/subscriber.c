@@ -27,7 +27,8 @@ struct sub_entry {
 
 struct sub_cache {
     struct cds_lfht *ht;
-    _Atomic unsigned long puts; /* for the explicit resizes (see loc's usrloc.c) */
+    _Atomic unsigned long puts;    /* new keys inserted, for the explicit resizes (see usrloc.c) */
+    _Atomic unsigned long entries; /* live entries, for stats without walking the table */
 };
 
 struct key {
@@ -152,6 +153,7 @@ int sub_cache_put(struct sub_cache *c, struct slice user, struct slice realm,
     } else {
         /* liburcu 0.13's automatic resize can stall (see src/loc/usrloc.c):
          * grow at each power of two of the inserts ourselves */
+        atomic_fetch_add_explicit(&c->entries, 1, memory_order_relaxed);
         unsigned long n = atomic_fetch_add_explicit(&c->puts, 1, memory_order_relaxed) + 1;
         if (n >= 4096 && (n & (n - 1)) == 0)
             cds_lfht_resize(c->ht, n);
@@ -177,6 +179,7 @@ unsigned sub_cache_invalidate(struct sub_cache *c, struct slice user, struct sli
             continue;
         if (cds_lfht_del(c->ht, n) == 0) {
             urcu_memb_call_rcu(&e->rcu, free_entry_rcu);
+            atomic_fetch_sub_explicit(&c->entries, 1, memory_order_relaxed);
             removed++;
         }
     }
@@ -186,10 +189,6 @@ unsigned sub_cache_invalidate(struct sub_cache *c, struct slice user, struct sli
 
 unsigned long sub_cache_count(struct sub_cache *c)
 {
-    long split_before, split_after;
-    unsigned long count;
-    urcu_memb_read_lock();
-    cds_lfht_count_nodes(c->ht, &split_before, &count, &split_after);
-    urcu_memb_read_unlock();
-    return count;
+    /* a counter, not a walk: the control thread asks, and it is no RCU reader */
+    return atomic_load_explicit(&c->entries, memory_order_relaxed);
 }
