@@ -79,9 +79,11 @@
 #define SB_AUTH_MAX  2 /* challenges answered per registration (a stale nonce: one more) */
 #define SB_WAKE_NS   UINT64_C(50000000) /* longest sleep: the stop flag is looked at this often */
 
-/* A status outside 100..699 in sb_result.failed_status: the generator's own failure. */
-#define SB_FAIL_LOCAL 0
-#define SB_TIMEOUT    1000
+/* How an operation ends (op_end): a final status 300..699 is a failure by status. */
+#define SB_END_OK         200  /* a 2xx */
+#define SB_END_TIMEOUT    1000 /* Timer F */
+#define SB_END_LOCAL_FAIL 1001 /* the request did not fit or the digest failed: failed_status[0]   \
+                                */
 
 struct sb_link {
     uint32_t prev, next;
@@ -95,23 +97,23 @@ enum sb_step { SB_STEP_FIRST, SB_STEP_AUTH };
 
 /* One operation in flight (see DESIGN). */
 struct sb_txn {
-    struct sb_link rt;    /* in the retransmission queue of 'level' */
-    struct sb_link ex;    /* in the Timer F queue */
-    uint64_t op_start;    /* first request of the operation queued */
-    uint64_t sent;        /* this request first queued */
-    uint64_t rt_at;       /* next retransmission */
-    uint64_t ex_at;       /* gives up */
-    uint32_t gen;         /* generation of the current transaction */
-    uint32_t user;        /* index into the thread's user states */
-    uint32_t op_seq;      /* the thread's operation number: From tag, OPTIONS Call-ID */
-    uint16_t len;         /* of msg */
-    uint8_t sock;         /* index of the socket it goes out on */
-    uint8_t level;        /* retransmission interval T1 << level */
-    uint8_t step;         /* enum sb_step */
-    uint8_t auth_rounds;  /* challenges answered */
+    struct sb_link rt;   /* in the retransmission queue of 'level' */
+    struct sb_link ex;   /* in the Timer F queue */
+    uint64_t op_start;   /* first request of the operation queued */
+    uint64_t sent;       /* this request first queued */
+    uint64_t rt_at;      /* next retransmission */
+    uint64_t ex_at;      /* gives up */
+    uint32_t gen;        /* generation of the current transaction */
+    uint32_t user;       /* index into the thread's user states */
+    uint32_t op_seq;     /* the thread's operation number: From tag, OPTIONS Call-ID */
+    uint16_t len;        /* of msg */
+    uint8_t sock;        /* index of the socket it goes out on */
+    uint8_t level;       /* retransmission interval T1 << level */
+    uint8_t step;        /* enum sb_step */
+    uint8_t auth_rounds; /* challenges answered */
     bool active;
-    bool armed;           /* linked in a retransmission queue and the Timer F queue */
-    bool proceeding;      /* a provisional response came */
+    bool armed;      /* linked in a retransmission queue and the Timer F queue */
+    bool proceeding; /* a provisional response came */
     char msg[SB_MSG_MAX];
 };
 
@@ -140,7 +142,7 @@ struct sb_shared {
     _Atomic int stop; /* 0 run; 1 stop starting, let the rest end; 2 abandon at once */
     char runtag[8];   /* hex: makes Call-IDs unique to the run */
     struct slice ruri, domain;
-    uint64_t t0;      /* the common start, CLOCK_MONOTONIC ns */
+    uint64_t t0; /* the common start, CLOCK_MONOTONIC ns */
     uint64_t start_end, hard_end;
 };
 
@@ -169,10 +171,10 @@ struct sb_worker {
     uint32_t idle_head, idle_n;
 
     /* this thread's share of the load */
-    double rate_per_ns;  /* open loop; 0: closed loop */
-    uint64_t quota;      /* starts to schedule; UINT64_MAX: until start_end */
-    uint32_t conc;       /* closed loop */
-    uint64_t scheduled;  /* starts scheduled so far (started + skipped) */
+    double rate_per_ns; /* open loop; 0: closed loop */
+    uint64_t quota;     /* starts to schedule; UINT64_MAX: until start_end */
+    uint32_t conc;      /* closed loop */
+    uint64_t scheduled; /* starts scheduled so far (started + skipped) */
     uint64_t inflight;
     uint32_t seq;
     uint64_t first_start, last_start, last_end;
@@ -189,16 +191,6 @@ struct sb_worker {
     _Atomic uint64_t p_started, p_completed, p_failed, p_timeouts, p_inflight;
     _Atomic bool p_done;
 };
-
-/* Set by the SIGINT/SIGTERM handler, read by the main thread: a handler can
- * only talk through a volatile sig_atomic_t, hence this one global. */
-static volatile sig_atomic_t signals_seen;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    signals_seen++;
-}
 
 static uint64_t now_ns(void)
 {
@@ -319,8 +311,8 @@ static void send_new(struct sb_worker *w, struct sb_txn *t, uint64_t now)
 
 /* ---------------------------------------------------------------- operations */
 
-/* Ends t's operation: status 0 completed, SB_TIMEOUT, else the failing status. */
-static void op_end(struct sb_worker *w, struct sb_txn *t, uint64_t now, unsigned status)
+/* Ends t's operation as 'how' says (SB_END_*, or the failing final status). */
+static void op_end(struct sb_worker *w, struct sb_txn *t, uint64_t now, unsigned how)
 {
     timers_cancel(w, t);
     t->active = false;
@@ -329,14 +321,14 @@ static void op_end(struct sb_worker *w, struct sb_txn *t, uint64_t now, unsigned
     w->free_slots[w->free_n++] = slot_of(w, t);
     w->inflight--;
     w->last_end = now;
-    if (status == 0) {
+    if (how == SB_END_OK) {
         w->res.completed++;
         hist_record(&w->res.op_latency, now - t->op_start);
-    } else if (status == SB_TIMEOUT) {
+    } else if (how == SB_END_TIMEOUT) {
         w->res.timeouts++;
     } else {
         w->res.failed++;
-        w->res.failed_status[status < 700 ? status : SB_FAIL_LOCAL]++;
+        w->res.failed_status[how < 700 ? how : 0]++;
     }
 }
 
@@ -410,14 +402,16 @@ static bool op_start(struct sb_worker *w, uint64_t now)
         w->first_start = now;
     w->last_start = now;
     if (!build(w, t, SLICE_NULL)) {
-        op_end(w, t, now, SB_FAIL_LOCAL);
+        op_end(w, t, now, SB_END_LOCAL_FAIL);
         return true;
     }
     send_new(w, t, now);
     return true;
 }
 
-/* Answers the challenge in reply with a new REGISTER; false when it cannot. */
+/* Answers the challenge in reply with a new REGISTER, or ends the operation when the
+ * answer cannot be computed; false when there is nothing to answer (the caller ends
+ * the operation with the reply's status). */
 static bool answer(struct sb_worker *w, struct sb_txn *t, struct sip_msg *reply, uint64_t now)
 {
     const struct sb_config *cfg = w->cfg;
@@ -432,8 +426,10 @@ static bool answer(struct sb_worker *w, struct sb_txn *t, struct sip_msg *reply,
     const struct sb_user *user = &cfg->users->v[u->index];
     uint64_t realm_hash = fnv1a(ch.realm);
     if (u->ha1_alg != (int8_t)ch.alg || u->realm_hash != realm_hash) {
-        if (auth_ha1(ch.alg, user->name, ch.realm, user->password, u->ha1) != 0)
-            return false;
+        if (auth_ha1(ch.alg, user->name, ch.realm, user->password, u->ha1) != 0) {
+            op_end(w, t, now, SB_END_LOCAL_FAIL);
+            return true;
+        }
         u->ha1_alg = (int8_t)ch.alg;
         u->realm_hash = realm_hash;
     }
@@ -460,14 +456,16 @@ static bool answer(struct sb_worker *w, struct sb_txn *t, struct sip_msg *reply,
     };
     char line[SB_MSG_MAX];
     size_t len = sb_credentials_build(line, sizeof(line), &ch, &c);
-    if (len == 0)
-        return false;
+    if (len == 0) {
+        op_end(w, t, now, SB_END_LOCAL_FAIL);
+        return true;
+    }
     timers_cancel(w, t);
     t->gen++;
     t->step = SB_STEP_AUTH;
     t->auth_rounds++;
     if (!build(w, t, slice_make(line, len))) {
-        op_end(w, t, now, SB_FAIL_LOCAL);
+        op_end(w, t, now, SB_END_LOCAL_FAIL);
         return true;
     }
     w->res.credentials[ch.alg]++;
@@ -489,8 +487,8 @@ static void on_response(struct sb_worker *w, const char *buf, size_t len, uint64
         return;
     }
     w->res.responses++;
-    if (!sb_branch_decode(msg.via.branch, &slot, &gen) || slot >= w->cap ||
-        !w->txns[slot].active || w->txns[slot].gen != gen) {
+    if (!sb_branch_decode(msg.via.branch, &slot, &gen) || slot >= w->cap || !w->txns[slot].active ||
+        w->txns[slot].gen != gen) {
         w->res.stray++;
         return;
     }
@@ -506,9 +504,9 @@ static void on_response(struct sb_worker *w, const char *buf, size_t len, uint64
         }
         return;
     }
-    hist_record(&w->res.req_latency, now - t->sent);
+    hist_record(&w->res.req_latency, now > t->sent ? now - t->sent : 0);
     if (msg.status < 300) {
-        op_end(w, t, now, 0);
+        op_end(w, t, now, SB_END_OK);
         return;
     }
     if (w->cfg->mode == SB_MODE_REGISTER && (msg.status == 401 || msg.status == 407) &&
@@ -595,7 +593,7 @@ static unsigned run_timers(struct sb_worker *w, uint64_t now)
         }
     }
     while (w->exq.head != SB_NIL && w->txns[w->exq.head].ex_at <= now) {
-        op_end(w, &w->txns[w->exq.head], now, SB_TIMEOUT);
+        op_end(w, &w->txns[w->exq.head], now, SB_END_TIMEOUT);
         n++;
     }
     flush_all(w);
@@ -711,7 +709,8 @@ static int open_socket(struct sb_worker *w, uint32_t i)
         bind_len = cfg->local.len;
     }
     s->fd = sb_udp_socket((const struct sockaddr *)&cfg->target.ss, bind_to, bind_len, false);
-    if (s->fd < 0 || connect(s->fd, (const struct sockaddr *)&cfg->target.ss, cfg->target.len) != 0) {
+    if (s->fd < 0 ||
+        connect(s->fd, (const struct sockaddr *)&cfg->target.ss, cfg->target.len) != 0) {
         fprintf(stderr, "sipbench: socket to %s:%u: %s\n", cfg->target.host, cfg->target.port,
                 strerror(errno));
         return errno ? errno : EIO;
@@ -776,8 +775,8 @@ static int worker_init(struct sb_worker *w, struct sb_shared *sh, uint32_t index
     w->rx_iov = calloc(cfg->batch, sizeof(*w->rx_iov));
     w->rx_buf = malloc((size_t)cfg->batch * SB_RX_MAX);
     w->arena_buf = malloc(SB_ARENA);
-    if (!w->socks || !w->pfds || !w->txns || !w->free_slots || !w->rx || !w->rx_iov ||
-        !w->rx_buf || !w->arena_buf)
+    if (!w->socks || !w->pfds || !w->txns || !w->free_slots || !w->rx || !w->rx_iov || !w->rx_buf ||
+        !w->arena_buf)
         goto fail;
     arena_init(&w->arena, w->arena_buf, SB_ARENA, 4 * SB_ARENA);
     for (uint32_t i = 0; i < w->nsocks; i++)
@@ -840,8 +839,10 @@ static void merge(struct sb_result *dst, const struct sb_result *src)
     hist_merge(&dst->req_latency, &src->req_latency);
 }
 
-/* The main thread's part while the workers run: signals, progress, until all are done. */
-static void supervise(struct sb_shared *sh, struct sb_worker *w, uint32_t n, bool *interrupted)
+/* The main thread's part while the workers run: signals (blocked in every
+ * thread, taken here with sigtimedwait), progress, until all are done. */
+static void supervise(struct sb_shared *sh, struct sb_worker *w, uint32_t n, const sigset_t *sigs,
+                      bool *interrupted)
 {
     uint64_t next_tick = sh->t0 + 1000000000u, last_tick = sh->t0, last_completed = 0;
     int seen = 0;
@@ -851,11 +852,6 @@ static void supervise(struct sb_shared *sh, struct sb_worker *w, uint32_t n, boo
             all_done &= atomic_load_explicit(&w[i].p_done, memory_order_acquire);
         if (all_done)
             return;
-        if (signals_seen != seen) {
-            seen = signals_seen;
-            *interrupted = true;
-            atomic_store_explicit(&sh->stop, seen >= 2 ? 2 : 1, memory_order_relaxed);
-        }
         uint64_t now = now_ns();
         if (now >= next_tick) {
             struct sb_progress p = {.seconds = (double)(now - sh->t0) / 1e9};
@@ -873,8 +869,13 @@ static void supervise(struct sb_shared *sh, struct sb_worker *w, uint32_t n, boo
             if (!sh->cfg->quiet)
                 sb_report_progress(stderr, &p);
         }
-        struct timespec ts = {0, 20000000}; /* 20 ms: a signal or the end is seen soon */
-        nanosleep(&ts, NULL);
+        struct timespec ts = {0, 20000000}; /* 20 ms: the end is seen soon */
+        if (sigtimedwait(sigs, NULL, &ts) > 0) {
+            /* the first stops the starts, the second abandons what is in flight */
+            seen++;
+            *interrupted = true;
+            atomic_store_explicit(&sh->stop, seen >= 2 ? 2 : 1, memory_order_relaxed);
+        }
     }
 }
 
@@ -892,8 +893,8 @@ int sb_run(const struct sb_config *cfg, struct sb_result *res)
     sh.domain = slice_from_str(cfg->domain);
     struct timespec rt;
     clock_gettime(CLOCK_REALTIME, &rt);
-    sb_hex32(sh.runtag, (uint32_t)getpid() * 2654435761u ^ (uint32_t)rt.tv_nsec ^
-                            (uint32_t)rt.tv_sec);
+    sb_hex32(sh.runtag,
+             (uint32_t)getpid() * 2654435761u ^ (uint32_t)rt.tv_nsec ^ (uint32_t)rt.tv_sec);
 
     struct sb_worker *w = calloc(cfg->threads, sizeof(*w));
     if (!w) {
@@ -907,17 +908,12 @@ int sb_run(const struct sb_config *cfg, struct sb_result *res)
             goto out;
     }
 
-    /* the workers block the signals; the main thread takes them */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigset_t block, old_mask;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+    /* blocked everywhere (the workers inherit the mask); supervise() waits for them */
+    sigset_t sigs, old_mask;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old_mask);
 
     sh.t0 = now_ns() + 10000000u; /* every thread starts at the same instant */
     sh.start_end = sh.t0 + (uint64_t)(cfg->duration * 1e9);
@@ -934,8 +930,7 @@ int sb_run(const struct sb_config *cfg, struct sb_result *res)
         }
         w[i].running = true;
     }
-    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
-    supervise(&sh, w, cfg->threads, &res->interrupted);
+    supervise(&sh, w, cfg->threads, &sigs, &res->interrupted);
     uint64_t first = UINT64_MAX, last_start = 0, last_end = 0;
     for (uint32_t i = 0; i < cfg->threads; i++) {
         if (!w[i].running)
@@ -949,8 +944,7 @@ int sb_run(const struct sb_config *cfg, struct sb_result *res)
         if (w[i].last_end > last_end)
             last_end = w[i].last_end;
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     if (first != UINT64_MAX) {
         res->elapsed = last_end > first ? (double)(last_end - first) / 1e9 : 0;
         res->start_elapsed = (double)(last_start - first) / 1e9;

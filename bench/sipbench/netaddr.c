@@ -75,10 +75,20 @@ int sb_addr_parse(struct sb_addr *a, const char *text, uint16_t default_port, ch
     a->len = res->ai_addrlen;
     freeaddrinfo(res);
     sb_addr_set_port(&a->ss, a->port);
-    if (a->ss.ss_family == AF_INET6 && strchr(host, ':'))
-        snprintf(a->host, sizeof(a->host), "[%s]", host);
-    else
-        snprintf(a->host, sizeof(a->host), "%s", host);
+    /* host is shorter than a->host: with the brackets it may not fit */
+    bool brackets = a->ss.ss_family == AF_INET6 && strchr(host, ':');
+    if (host_len + 2 * brackets >= sizeof(a->host)) {
+        snprintf(err, err_cap, "%s: address too long", text);
+        return EINVAL;
+    }
+    size_t n = 0;
+    if (brackets)
+        a->host[n++] = '[';
+    memcpy(a->host + n, host, host_len);
+    n += host_len;
+    if (brackets)
+        a->host[n++] = ']';
+    a->host[n] = '\0';
     return 0;
 }
 

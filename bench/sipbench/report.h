@@ -11,7 +11,7 @@
 struct sb_progress {
     double seconds; /* since the first start */
     uint64_t started, completed, failed, timeouts, inflight;
-    double rate;    /* completions per second over the last interval */
+    double rate; /* completions per second over the last interval */
 };
 
 /* One progress line ("sipbench: 3.0 s started ... rate .../s"). Main thread. */
@@ -23,8 +23,8 @@ void sb_report_text(FILE *f, const struct sb_config *cfg, const struct sb_result
 /* The same figures as one JSON object on one line. */
 void sb_report_json(FILE *f, const struct sb_config *cfg, const struct sb_result *r);
 
-/* Exit status of a run: 0 when every operation started completed and nothing
- * was skipped, left unfinished or interrupted; 1 otherwise (also when none ran). */
+/* Exit status of a run: 0 when every operation started completed and none
+ * was skipped or left unfinished; 1 otherwise (also when none ran). */
 int sb_report_status(const struct sb_result *r);
 
 #endif

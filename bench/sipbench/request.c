@@ -170,8 +170,8 @@ size_t sb_credentials_build(char *buf, size_t cap, const struct sb_challenge *ch
 
     sb_hex32(nc, c->nc);
     if (auth_response(ch->alg, c->ha1, ch->nonce, qop ? slice_make(nc, 8) : SLICE_NULL,
-                      qop ? c->cnonce : SLICE_NULL, qop ? SLICE_LIT("auth") : SLICE_NULL,
-                      c->method, c->uri, response) != 0)
+                      qop ? c->cnonce : SLICE_NULL, qop ? SLICE_LIT("auth") : SLICE_NULL, c->method,
+                      c->uri, response) != 0)
         return 0;
     if (ch->proxy)
         PUT_LIT(&o, "Proxy-Authorization: Digest username=\"");

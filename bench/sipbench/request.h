@@ -17,11 +17,11 @@
 
 /* The fields of one request. */
 struct sb_request {
-    enum sip_method method;     /* SIP_METHOD_REGISTER or SIP_METHOD_OPTIONS */
-    struct slice ruri;          /* "sip:127.0.0.1:5060" */
-    struct slice domain;        /* host part of From and To: "127.0.0.1" */
-    struct slice sent_by;       /* Via sent-by and Contact host: "127.0.0.1:40312" */
-    struct slice user;          /* REGISTER: the AOR's user (From, To, Contact) */
+    enum sip_method method; /* SIP_METHOD_REGISTER or SIP_METHOD_OPTIONS */
+    struct slice ruri;      /* "sip:127.0.0.1:5060" */
+    struct slice domain;    /* host part of From and To: "127.0.0.1" */
+    struct slice sent_by;   /* Via sent-by and Contact host: "127.0.0.1:40312" */
+    struct slice user;      /* REGISTER: the AOR's user (From, To, Contact) */
     struct slice call_id;
     struct slice from_tag;
     uint32_t cseq;

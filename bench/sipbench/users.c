@@ -127,8 +127,7 @@ int sb_users_from_pattern(struct sb_users *u, const char *names, const char *pas
     size_t name_max = prefix_len + (width > 10 ? width : 10) + suffix_len;
     size_t pw_max = password_bound(password, name_max);
     if (name_max > SB_USER_MAX || pw_max > SB_USER_MAX)
-        return fail(err, err_cap, EINVAL, "--users/--password: longer than %d bytes",
-                    SB_USER_MAX);
+        return fail(err, err_cap, EINVAL, "--users/--password: longer than %d bytes", SB_USER_MAX);
     u->v = calloc(n, sizeof(*u->v));
     u->text = malloc(n * (name_max + pw_max + 2));
     if (!u->v || !u->text) {
@@ -138,8 +137,8 @@ int sb_users_from_pattern(struct sb_users *u, const char *names, const char *pas
     size_t len = 0;
     for (size_t i = 0; i < n; i++) {
         char number[16];
-        int number_len = snprintf(number, sizeof(number), "%0*" PRIu32, (int)width,
-                                  (uint32_t)(first + i));
+        int number_len =
+            snprintf(number, sizeof(number), "%0*" PRIu32, (int)width, (uint32_t)(first + i));
         struct sb_user *user = &u->v[i];
         user->name.p = u->text + len;
         put(u->text, &len, prefix, prefix_len);
@@ -212,7 +211,7 @@ out:
 int sb_users_from_csv(struct sb_users *u, const char *path, char *err, size_t err_cap)
 {
     memset(u, 0, sizeof(*u));
-    size_t len;
+    size_t len = 0;
     int ret = read_file(path, &u->text, &len, err, err_cap);
     if (ret)
         return ret;
