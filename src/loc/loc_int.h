@@ -61,6 +61,7 @@ struct usrloc {
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     bool stopping;
+    bool flush_now;   /* ul.flush asked for a round (under timer_lock) */
     struct ul_conn timer_conn;
     _Atomic uint64_t flushes, flush_failures, last_flush_us, rows_written, ruid_counter;
     _Atomic uint64_t db_expired; /* rows expired in the database (db_mode 3) */

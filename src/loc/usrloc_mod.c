@@ -100,9 +100,12 @@ static void *timer_main(void *arg)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += ul->p.timer_interval;
-        while (!ul->stopping &&
+        /* a flag, not the signal alone: a request made while a round runs
+         * is not lost */
+        while (!ul->stopping && !ul->flush_now &&
                pthread_cond_timedwait(&ul->timer_cond, &ul->timer_lock, &until) == 0)
             ;
+        ul->flush_now = false;
         if (ul->stopping)
             break;
         pthread_mutex_unlock(&ul->timer_lock);
@@ -379,6 +382,7 @@ static json_t *cmd_flush(void *arg, json_t *params, struct ctl_error *err)
     }
     /* the timer thread owns its connection: wake it for a round instead */
     pthread_mutex_lock(&ul->timer_lock);
+    ul->flush_now = true;
     pthread_cond_signal(&ul->timer_cond);
     pthread_mutex_unlock(&ul->timer_lock);
     return json_pack("{s:s}", "status", "flush requested");
