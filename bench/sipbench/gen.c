@@ -32,11 +32,12 @@
  * The loop: receive every socket (recvmmsg, non-blocking, a bounded number
  * of batches), handle each response (a 401 is answered at once), start
  * the operations that are due (open loop: the k-th start of a thread at
- * t0 + k/rate; closed loop: while fewer than its share of --concurrency
- * are in flight), fire the timers, and sleep in ppoll until a socket is
- * readable or the next start or timer is due. Requests queued in a phase
- * are sent with sendmmsg at the end of that phase (or as soon as a batch
- * is full), so no request buffer is rewritten while it waits to be sent.
+ * t0 + k/rate, or --burst starts at once at the time of the first; closed
+ * loop: while fewer than its share of --concurrency are in flight), fire
+ * the timers, and sleep in ppoll until a socket is readable or the next
+ * start or timer is due. Requests queued in a phase are sent with sendmmsg
+ * at the end of that phase (or as soon as a batch is full), so no request
+ * buffer is rewritten while it waits to be sent.
  *
  * A registration keeps one Call-ID per user for the whole run and
  * increments the user's CSeq, as a phone refreshing its binding would;
@@ -80,10 +81,11 @@
 #define SB_WAKE_NS   UINT64_C(50000000) /* longest sleep: the stop flag is looked at this often */
 
 /* How an operation ends (op_end): a final status 300..699 is a failure by status. */
-#define SB_END_OK         200  /* a 2xx */
-#define SB_END_TIMEOUT    1000 /* Timer F */
-#define SB_END_LOCAL_FAIL 1001 /* the request did not fit or the digest failed: failed_status[0]   \
-                                */
+#define SB_END_OK      200  /* a 2xx */
+#define SB_END_TIMEOUT 1000 /* Timer F */
+#define SB_END_LOCAL_FAIL                                                                          \
+    1001 /* the request did not fit or the digest failed: failed_status[0]                         \
+          */
 
 struct sb_link {
     uint32_t prev, next;
@@ -549,10 +551,12 @@ static bool starting(struct sb_worker *w, uint64_t now)
            w->scheduled < w->quota && now < w->sh->start_end;
 }
 
-/* When the next open-loop start is due. */
+/* When the next open-loop start is due: the k-th at t0 + k/rate, or with bursts of B,
+ * the whole burst at the time of its first start. */
 static uint64_t next_start_at(struct sb_worker *w)
 {
-    return w->sh->t0 + (uint64_t)((double)w->scheduled / w->rate_per_ns);
+    uint64_t k = w->scheduled - w->scheduled % w->cfg->burst;
+    return w->sh->t0 + (uint64_t)((double)k / w->rate_per_ns);
 }
 
 static unsigned start_due(struct sb_worker *w, uint64_t now)

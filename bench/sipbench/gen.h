@@ -28,6 +28,7 @@ struct sb_config {
     int algorithm;        /* enum auth_alg to answer, or -1: the first one offered */
     bool qop;             /* answer qop=auth when offered */
     double rate;          /* open loop: operations started per second; 0: closed loop */
+    uint32_t burst;       /* open loop: starts a thread releases together (1: evenly spread) */
     uint32_t concurrency; /* closed loop: operations in flight */
     double duration;      /* seconds during which operations start */
     uint64_t count;       /* operations to start in all; 0: no limit but the duration */

@@ -49,6 +49,8 @@ static const char usage_text[] =
     "  --qop             answer with qop=auth (cnonce, nc) when the challenge offers it\n"
     "load:\n"
     "  --rate R          open loop: R operations started per second, evenly spread\n"
+    "  --burst B         open loop: each thread starts B operations at once, every B/R\n"
+    "                    seconds (R its share of the rate); default 1: evenly spread\n"
     "  --concurrency C   closed loop: C operations in flight (default 100; at most one\n"
     "                    registration per user)\n"
     "  --duration S      start operations for S seconds (default 10 without --count)\n"
@@ -118,7 +120,7 @@ struct cli {
     const char *target, *local, *users, *password, *csv, *domain, *ruri, *algorithm;
     const char *listen, *realm;
     const char *rate, *concurrency, *duration, *count, *timeout, *threads, *sockets, *batch;
-    const char *max_inflight, *expires;
+    const char *max_inflight, *expires, *burst;
     bool qop, json, quiet;
 };
 
@@ -155,6 +157,7 @@ static const struct {
     CLI_STR("sockets", sockets),
     CLI_STR("batch", batch),
     CLI_STR("max-inflight", max_inflight),
+    CLI_STR("burst", burst),
     CLI_FLAG("json", json),
     CLI_FLAG("quiet", quiet),
     CLI_STR("listen", listen),
@@ -275,6 +278,9 @@ static int load_config(const struct cli *c, enum sb_mode mode, struct sb_config 
     cfg->batch = DEFAULT_BATCH;
     if (c->batch && !parse_u32(c->batch, 1, SB_BATCH_MAX, &cfg->batch))
         return usage_error("--batch %s: 1 to %d", c->batch, SB_BATCH_MAX);
+    cfg->burst = 1;
+    if (c->burst && (!c->rate || !parse_u32(c->burst, 1, 1000000, &cfg->burst)))
+        return usage_error("--burst %s: 1 to 1000000, with --rate", c->burst);
     cfg->max_inflight = DEFAULT_MAX_INFLIGHT;
     if (c->max_inflight && !parse_u32(c->max_inflight, 1, 10000000, &cfg->max_inflight))
         return usage_error("--max-inflight %s: 1 to 10000000", c->max_inflight);
@@ -337,7 +343,7 @@ static int cmd_reflect(int argc, char **argv)
         return status;
     if (c.target || c.local || c.users || c.csv || c.password || c.domain || c.ruri || c.rate ||
         c.concurrency || c.count || c.timeout || c.sockets || c.max_inflight || c.json || c.quiet ||
-        c.expires)
+        c.burst || c.expires)
         return usage_error("reflect takes --listen, --threads, --duration, --realm, "
                            "--algorithm, --qop and --batch");
     if (!c.listen)
