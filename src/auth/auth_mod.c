@@ -9,6 +9,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/fmt.h"
 #include "core/log.h"
 
 struct auth_params {
@@ -250,12 +251,12 @@ static int authorize(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
     struct slice realm = pick_realm(ctx, args[0].s, proxy);
     struct slice table = args[1].s;
     time_t now = time(NULL);
-    char ipkey[80], ip[64];
+    char ipkey[80];
 
     if (!msg->is_request || msg->method_id == SIP_METHOD_ACK || msg->method_id == SIP_METHOD_CANCEL)
         return MOD_TRUE; /* RFC 3261 22.1: never challenged */
-    net_addr_ip((struct sockaddr *)&ctx->pkt->src.ss, ip, sizeof(ip));
-    snprintf(ipkey, sizeof(ipkey), "ip:%s", ip);
+    memcpy(ipkey, "ip:", 3);
+    net_addr_ip((struct sockaddr *)&ctx->pkt->src.ss, ipkey + 3, sizeof(ipkey) - 3);
     if (au->p.ban_failures && banned(au, ipkey, now)) {
         atomic_fetch_add_explicit(&au->banned_refusals, 1, memory_order_relaxed);
         return fail(ctx, 403, "Forbidden");
@@ -293,8 +294,10 @@ static int authorize(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
         return fail(ctx, proxy ? 407 : 401, NULL);
 
     char userkey[96];
-    snprintf(userkey, sizeof(userkey), "user:%.*s", (int)(d.username.len > 80 ? 80 : d.username.len),
-             d.username.p);
+    size_t ul = d.username.len > 80 ? 80 : d.username.len;
+    memcpy(userkey, "user:", 5);
+    memcpy(userkey + 5, d.username.p, ul);
+    userkey[5 + ul] = 0;
     if (au->p.ban_user_failures && banned(au, userkey, now)) {
         atomic_fetch_add_explicit(&au->banned_refusals, 1, memory_order_relaxed);
         return fail(ctx, 403, "Forbidden");
@@ -356,7 +359,7 @@ static int challenge(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
     bool qop = args[1].i != 0;
     time_t now = time(NULL);
     char hdrs[1024];
-    size_t used = 0;
+    struct fmt f = fmt_init(hdrs, sizeof(hdrs));
 
     if (!ctx->msg->is_request || ctx->msg->method_id == SIP_METHOD_ACK)
         return MOD_FALSE;
@@ -365,20 +368,26 @@ static int challenge(struct sip_ctx *ctx, const struct mod_inst *mi, const struc
         size_t nl = auth_nonce_make(au->nonces, realm, now, nonce);
         if (nl == 0)
             return fail(ctx, 500, "Server Internal Error");
-        int w = snprintf(hdrs + used, sizeof(hdrs) - used,
-                         "%s: Digest realm=\"%.*s\", nonce=\"%.*s\", algorithm=%s%s%s\r\n",
-                         proxy ? "Proxy-Authenticate" : "WWW-Authenticate", (int)realm.len,
-                         realm.p, (int)nl, nonce, auth_alg_name(au->algs[i]),
-                         qop ? ", qop=\"auth\"" : "", ctx->auth_stale ? ", stale=true" : "");
-        if (w < 0 || (size_t)w >= sizeof(hdrs) - used)
-            return fail(ctx, 500, "Server Internal Error");
-        used += (size_t)w;
+        fmt_str(&f, proxy ? "Proxy-Authenticate: Digest realm=\""
+                          : "WWW-Authenticate: Digest realm=\"");
+        fmt_slice(&f, realm);
+        fmt_str(&f, "\", nonce=\"");
+        fmt_mem(&f, nonce, nl);
+        fmt_str(&f, "\", algorithm=");
+        fmt_str(&f, auth_alg_name(au->algs[i]));
+        if (qop)
+            fmt_str(&f, ", qop=\"auth\"");
+        if (ctx->auth_stale)
+            fmt_str(&f, ", stale=true");
+        fmt_str(&f, "\r\n");
     }
+    if (!f.ok)
+        return fail(ctx, 500, "Server Internal Error");
     atomic_fetch_add_explicit(&au->challenges, 1, memory_order_relaxed);
     return sip_ctx_reply(ctx, proxy ? 407 : 401,
                          proxy ? SLICE_LIT("Proxy Authentication Required")
                                : SLICE_LIT("Unauthorized"),
-                         slice_make(hdrs, used)) == 0
+                         slice_make(hdrs, f.len)) == 0
                ? MOD_TRUE
                : MOD_FALSE;
 }

@@ -9,6 +9,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "core/fmt.h"
 #include "core/log.h"
 
 struct registrar_params {
@@ -244,47 +245,58 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
 }
 
 /* Date: RFC 1123 in GMT. */
-static size_t date_header(char *buf, size_t cap, time_t now)
+/* The Date line, formatted once a second per thread (strftime is slow). */
+static void date_header(struct fmt *f, time_t now)
 {
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    return strftime(buf, cap, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+    static _Thread_local time_t when = -1;
+    static _Thread_local char line[64];
+    static _Thread_local size_t len;
+
+    if (now != when) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        len = strftime(line, sizeof(line), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        when = now;
+    }
+    fmt_mem(f, line, len);
 }
 
 /* The 200's Contact lines: every live binding with its remaining lifetime. */
 static int reply_ok(struct sip_ctx *ctx, const struct loc_set *s, time_t now)
 {
-    size_t cap = 256 + (s ? s->n : 0) * 600;
+    size_t cap = 64;
+    for (unsigned i = 0; s && i < s->n; i++)
+        cap += s->c[i].uri.len + 64;
     char *buf = arena_alloc(&ctx->pkt->arena, cap);
-    size_t used = 0;
     if (!buf)
         return fail(ctx, 500, "Server Internal Error");
+    struct fmt f = fmt_init(buf, cap);
     for (unsigned i = 0; s && i < s->n; i++) {
         const struct loc_contact *k = &s->c[i];
         if (k->expires && k->expires <= now)
             continue;
-        long left = k->expires ? (long)(k->expires - now) : 0;
-        int w = snprintf(buf + used, cap - used, "Contact: <%.*s>;expires=%ld", (int)k->uri.len,
-                         k->uri.p, left);
-        if (w < 0 || (size_t)w >= cap - used)
-            break;
-        used += (size_t)w;
-        if (k->q != 1000) {
-            w = snprintf(buf + used, cap - used, ";q=%d.%03d", k->q / 1000, k->q % 1000);
-            if (w < 0 || (size_t)w >= cap - used)
-                break;
-            used += (size_t)w;
-            while (used > 0 && buf[used - 1] == '0' && buf[used - 2] != '.')
-                used--; /* q=0.500 -> q=0.5 */
+        fmt_str(&f, "Contact: <");
+        fmt_slice(&f, k->uri);
+        fmt_str(&f, ">;expires=");
+        fmt_u(&f, k->expires ? (uint64_t)(k->expires - now) : 0);
+        if (k->q != 1000 && k->q >= 0 && k->q <= 1000) {
+            /* q=0.500 -> q=0.5 */
+            char q[5] = {'.', (char)('0' + k->q / 100 % 10), (char)('0' + k->q / 10 % 10),
+                         (char)('0' + k->q % 10), 0};
+            size_t ql = 4;
+            while (ql > 2 && q[ql - 1] == '0')
+                ql--;
+            fmt_str(&f, ";q=");
+            fmt_char(&f, (char)('0' + k->q / 1000));
+            fmt_mem(&f, q, ql);
         }
-        if (cap - used < 3)
-            break;
-        buf[used++] = '\r';
-        buf[used++] = '\n';
+        fmt_str(&f, "\r\n");
     }
-    used += date_header(buf + used, cap - used, now);
-    return sip_ctx_reply(ctx, 200, SLICE_LIT("OK"), slice_make(buf, used)) == 0 ? MOD_TRUE
-                                                                                : MOD_FALSE;
+    date_header(&f, now);
+    if (!f.ok)
+        return fail(ctx, 500, "Server Internal Error");
+    return sip_ctx_reply(ctx, 200, SLICE_LIT("OK"), slice_make(buf, f.len)) == 0 ? MOD_TRUE
+                                                                                  : MOD_FALSE;
 }
 
 static int act_save(struct sip_ctx *ctx, const struct mod_inst *mi, const struct mod_arg *args)
@@ -315,11 +327,10 @@ static int act_save(struct sip_ctx *ctx, const struct mod_inst *mi, const struct
     sa.user_agent = h ? h->value : SLICE_LIT("");
     h = sip_msg_hdr(msg, SIP_HDR_PATH);
     sa.path = h ? h->value : SLICE_NULL;
-    char sock[80];
-    int sl = snprintf(sock, sizeof(sock), "udp:");
-    net_addr_format((struct sockaddr *)&ctx->pkt->sock->listen->addr.ss, sock + sl,
-                    sizeof(sock) - (size_t)sl);
-    sa.socket = slice_from_str(sock);
+    char sock[80] = "udp:";
+    size_t sl = 4 + net_addr_format((struct sockaddr *)&ctx->pkt->sock->listen->addr.ss, sock + 4,
+                                    sizeof(sock) - 4);
+    sa.socket = slice_make(sock, sl);
 
     if (msg->contact_n) {
         if (msg->contacts[0].star) {

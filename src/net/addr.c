@@ -13,6 +13,8 @@
 
 #include "net/net_int.h"
 
+#include "core/fmt.h"
+
 /* Longest IP text we take: an IPv6 address with an embedded IPv4 is 45. */
 #define IP_TEXT_MAX 63
 
@@ -180,36 +182,62 @@ int net_listen_parse(const char *text, uint16_t default_port, struct net_listen 
     return 0;
 }
 
-/* snprintf's result, clamped to what was written. */
-static size_t clamp_written(int n, size_t cap)
+/* Copies text (n bytes) into buf as a string, cut to cap - 1; the length written. */
+static size_t put_text(char *buf, size_t cap, const char *text, size_t n)
 {
-    if (n < 0 || cap == 0)
+    if (cap == 0)
         return 0;
-    return (size_t)n < cap ? (size_t)n : cap - 1;
+    if (n > cap - 1)
+        n = cap - 1;
+    memcpy(buf, text, n);
+    buf[n] = 0;
+    return n;
+}
+
+/* Dotted quad, without inet_ntop and printf: every received= and every
+ * ban key formats the source address. out has room for 16 bytes. */
+static size_t ipv4_text(const struct in_addr *a, char *out)
+{
+    const unsigned char *b = (const unsigned char *)&a->s_addr;
+    size_t n = 0;
+
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            out[n++] = '.';
+        n += fmt_u64(out + n, b[i]);
+    }
+    return n;
 }
 
 size_t net_addr_ip(const struct sockaddr *sa, char *buf, size_t cap)
 {
     char text[INET6_ADDRSTRLEN];
-    const char *ok = NULL;
 
     if (sa && sa->sa_family == AF_INET)
-        ok = inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
-    else if (sa && sa->sa_family == AF_INET6)
-        ok = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text));
-    return clamp_written(snprintf(buf, cap, "%s", ok ? text : "unknown"), cap);
+        return put_text(buf, cap, text,
+                        ipv4_text(&((const struct sockaddr_in *)sa)->sin_addr, text));
+    if (sa && sa->sa_family == AF_INET6 &&
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text)))
+        return put_text(buf, cap, text, strlen(text));
+    return put_text(buf, cap, "unknown", 7);
 }
 
 size_t net_addr_format(const struct sockaddr *sa, char *buf, size_t cap)
 {
-    char ip[INET6_ADDRSTRLEN + 8];
+    char text[INET6_ADDRSTRLEN + 16];
+    size_t n = 0;
+    bool v6 = sa && sa->sa_family == AF_INET6;
 
-    net_addr_ip(sa, ip, sizeof(ip));
-    if (sa && sa->sa_family == AF_INET)
-        return clamp_written(snprintf(buf, cap, "%s:%u", ip, net_addr_port(sa)), cap);
-    if (sa && sa->sa_family == AF_INET6)
-        return clamp_written(snprintf(buf, cap, "[%s]:%u", ip, net_addr_port(sa)), cap);
-    return clamp_written(snprintf(buf, cap, "%s", ip), cap);
+    if (v6)
+        text[n++] = '[';
+    n += net_addr_ip(sa, text + n, INET6_ADDRSTRLEN);
+    if (v6)
+        text[n++] = ']';
+    if (sa && (sa->sa_family == AF_INET || v6)) {
+        text[n++] = ':';
+        n += fmt_u64(text + n, net_addr_port(sa));
+    }
+    return put_text(buf, cap, text, n);
 }
 
 uint16_t net_addr_port(const struct sockaddr *sa)

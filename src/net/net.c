@@ -76,6 +76,8 @@ static void rt_free(struct net_runtime *rt)
     free(rt->listens);
     free(rt->socks);
     free(rt->receivers);
+    for (unsigned i = 0; rt->workers && i < rt->worker_n; i++)
+        free(rt->workers[i].tx);
     free(rt->workers);
     pthread_cond_destroy(&rt->start_cond);
     pthread_mutex_destroy(&rt->start_lock);

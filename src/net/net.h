@@ -168,6 +168,9 @@ struct net_worker_stats {
     stat_counter processed;
     stat_counter depth;    /* items queued now */
     stat_counter overload; /* net_dispatch refusals */
+    stat_counter sent;        /* datagrams the worker's transmit batches sent */
+    stat_counter send_calls;  /* the sendmmsg() calls that sent them */
+    stat_counter send_errors; /* datagrams of those batches that could not be sent */
 };
 struct net_rx_stats {
     stat_counter datagrams;
@@ -229,6 +232,10 @@ struct net_sock *net_socket_for(struct net_runtime *rt, const struct net_listen 
  * Sends one datagram from sock without blocking; EAGAIN and ENOBUFS (full
  * socket buffer or device queue) are retried twice after waiting up to 1 ms
  * each, then returned. Thread-safe. 0 or an errno value.
+ * On a worker thread the datagram is queued instead (0 then means queued)
+ * and leaves in one sendmmsg() with the others of the worker's batch, in
+ * order (worker.c, "Sending"); a failure is then counted in the worker's
+ * send_errors and logged.
  */
 int net_send(const struct net_sock *sock, const struct sockaddr *dst, socklen_t dst_len,
              const void *buf, size_t len);

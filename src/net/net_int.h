@@ -17,6 +17,25 @@
 #define NET_DEPTH_CLOSED (UINT64_C(1) << 63)
 
 /*
+ * A worker's transmit batch (see "Sending" in worker.c): datagrams its
+ * thread sent during the current batch of items, in order, waiting for one
+ * sendmmsg() per run of the same socket.
+ */
+#define NET_SEND_RETRIES 2             /* after EAGAIN / ENOBUFS, each after a wait of */
+#define NET_SEND_WAIT_MS 1             /* at most this */
+#define NET_TX_MAX       64            /* datagrams */
+#define NET_TX_BUF       (64u * 1024u) /* their bytes */
+struct net_txq {
+    unsigned n;
+    size_t used;
+    int fd[NET_TX_MAX];
+    struct mmsghdr msgs[NET_TX_MAX];
+    struct iovec iov[NET_TX_MAX];
+    struct sockaddr_storage dst[NET_TX_MAX];
+    char buf[NET_TX_BUF];
+};
+
+/*
  * One worker. The consumer's half (the queue head, the worker's own
  * fields) and the producers' half (the tail every enqueue exchanges, the
  * depth every dispatch reserves, the sleep word every dispatch reads) sit
@@ -28,6 +47,7 @@ struct net_worker {
     struct net_runtime *rt;
     unsigned index;
     void *ctx;
+    struct net_txq *tx; /* allocated by net_workers_start() */
     pthread_t thread;
     bool started; /* pthread_create succeeded; main thread only */
 
@@ -97,7 +117,17 @@ void net_udp_close(struct net_runtime *rt);
 int net_rx_start(struct net_runtime *rt, char *why, size_t why_cap);
 void net_rx_stop(struct net_runtime *rt);
 
+/* udp.c: one sendto() with net_send()'s retries; 0 or an errno value. */
+int net_send_now(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf,
+                 size_t len);
+
 /* worker.c */
+/* On a worker thread: queues the datagram in its transmit batch and returns
+ * true; elsewhere (or when it cannot hold it) returns false. */
+/* Sends the worker's transmit batch (on its own thread). */
+void net_tx_flush(struct net_worker *w);
+bool net_tx_queue(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf,
+                  size_t len);
 int net_workers_start(struct net_runtime *rt, char *why, size_t why_cap);
 void net_workers_stop(struct net_runtime *rt);
 

@@ -12,9 +12,6 @@
 
 /* Socket buffers we ask for; the kernel caps them at net.core.[rw]mem_max. */
 #define SOCK_BUF_WANT (4 << 20)
-/* net_send: retries after EAGAIN / ENOBUFS, and the wait before each. */
-#define SEND_RETRIES 2
-#define SEND_WAIT_MS 1
 
 /*
  * A UDP socket bound to addr. The IPv6 ones are IPv6-only so that an IPv4
@@ -150,26 +147,36 @@ struct net_sock *net_socket_for(struct net_runtime *rt, const struct net_listen 
     return NULL;
 }
 
-int net_send(const struct net_sock *sock, const struct sockaddr *dst, socklen_t dst_len,
-             const void *buf, size_t len)
+int net_send_now(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf, size_t len)
 {
     unsigned retries = 0;
 
-    if (!sock || sock->fd < 0 || !dst)
-        return EINVAL;
     for (;;) {
         /* MSG_DONTWAIT: a worker never blocks on a full socket buffer */
-        ssize_t n = sendto(sock->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, dst, dst_len);
+        ssize_t n = sendto(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL, dst, dst_len);
         if (n >= 0)
             return (size_t)n == len ? 0 : EMSGSIZE;
         int err = errno;
         if (err == EINTR)
             continue;
-        if ((err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) || retries++ >= SEND_RETRIES)
+        if ((err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) ||
+            retries++ >= NET_SEND_RETRIES)
             return err;
         /* Room in the socket buffer wakes poll; a full device queue
          * (ENOBUFS) does not, and then the timeout is the wait. */
-        struct pollfd pfd = {.fd = sock->fd, .events = POLLOUT};
-        (void)poll(&pfd, 1, SEND_WAIT_MS);
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        (void)poll(&pfd, 1, NET_SEND_WAIT_MS);
     }
+}
+
+int net_send(const struct net_sock *sock, const struct sockaddr *dst, socklen_t dst_len,
+             const void *buf, size_t len)
+{
+    if (!sock || sock->fd < 0 || !dst)
+        return EINVAL;
+    if (dst_len > sizeof(struct sockaddr_storage))
+        return EINVAL;
+    if (net_tx_queue(sock->fd, dst, dst_len, buf, len))
+        return 0;
+    return net_send_now(sock->fd, dst, dst_len, buf, len);
 }

@@ -2,12 +2,17 @@
 #define _GNU_SOURCE
 #include "net/net_int.h"
 
+#include "core/log.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <poll.h>
+#include <stdlib.h>
 
 #include <urcu/arch.h>
 #include <urcu/compiler.h>
@@ -66,7 +71,93 @@
  * refuses with ESHUTDOWN, so no item can be stranded in a queue nobody
  * reads. If depth is not 0 a producer has reserved a slot and is about to
  * enqueue: the worker yields and takes that item first.
+ *
+ * Sending. A datagram a worker sends (net_send() on its thread: replies,
+ * forwarded requests) is copied into the worker's transmit batch, and the
+ * batch leaves when the worker has worked through its batch of items (and
+ * after each tick): one sendmmsg() per run of datagrams on the same
+ * socket, in the order they were sent. Under load a worker takes up to
+ * 'batch' items at once, so one system call carries the replies of many
+ * messages; with a quiet queue a batch is one item and a reply leaves as
+ * soon as its message is done. What a datagram waits is the rest of its
+ * batch's work, microseconds. A full transmit batch leaves at once. The
+ * pointer to the batch is thread-local so that every sender on a worker
+ * (the reply functions, the modules) takes part without passing the
+ * worker down; receivers and other threads send at once. A datagram that
+ * cannot leave is counted in the worker's send_errors and logged, because
+ * its sender has already gone on.
  */
+
+static _Thread_local struct net_worker *tx_worker;
+
+bool net_tx_queue(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf,
+                  size_t len)
+{
+    struct net_worker *w = tx_worker;
+
+    if (!w)
+        return false;
+    struct net_txq *q = w->tx;
+    if (q->n == NET_TX_MAX || q->used + len > NET_TX_BUF)
+        net_tx_flush(w);
+    if (len > NET_TX_BUF)
+        return false; /* sent at once, after what was queued before it */
+    unsigned i = q->n++;
+    char *p = q->buf + q->used;
+    memcpy(p, buf, len);
+    q->used += len;
+    memcpy(&q->dst[i], dst, dst_len);
+    q->fd[i] = fd;
+    q->iov[i] = (struct iovec){.iov_base = p, .iov_len = len};
+    q->msgs[i].msg_hdr = (struct msghdr){
+        .msg_name = &q->dst[i], .msg_namelen = dst_len, .msg_iov = &q->iov[i], .msg_iovlen = 1};
+    return true;
+}
+
+static void tx_failed(struct net_worker *w, const struct net_txq *q, unsigned i, int err)
+{
+    stat_inc(&w->stats.send_errors);
+    log_msg(LOG_LVL_ERR, (const struct sockaddr *)&q->dst[i], SLICE_NULL,
+            "sending a datagram of %zu bytes failed: %s", q->iov[i].iov_len, strerror(err));
+}
+
+void net_tx_flush(struct net_worker *w)
+{
+    struct net_txq *q = w->tx;
+    unsigned i = 0, retries = 0;
+
+    while (i < q->n) {
+        unsigned run = 1;
+        while (i + run < q->n && q->fd[i + run] == q->fd[i])
+            run++;
+        int k = sendmmsg(q->fd[i], &q->msgs[i], run, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (k < 0) {
+            int err = errno;
+            if (err == EINTR)
+                continue;
+            if ((err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) &&
+                retries++ < NET_SEND_RETRIES) {
+                /* as net_send(): wait for room, at most NET_SEND_WAIT_MS */
+                struct pollfd pfd = {.fd = q->fd[i], .events = POLLOUT};
+                (void)poll(&pfd, 1, NET_SEND_WAIT_MS);
+                continue;
+            }
+            tx_failed(w, q, i, err); /* the first of the run failed: skip it */
+            i++;
+            retries = 0;
+            continue;
+        }
+        stat_add(&w->stats.sent, (uint64_t)k);
+        stat_inc(&w->stats.send_calls);
+        for (int j = 0; j < k; j++)
+            if (q->msgs[i + (unsigned)j].msg_len != q->iov[i + (unsigned)j].iov_len)
+                tx_failed(w, q, i + (unsigned)j, EMSGSIZE);
+        i += (unsigned)k;
+        retries = 0;
+    }
+    q->n = 0;
+    q->used = 0;
+}
 
 static void worker_wake(struct net_worker *w)
 {
@@ -197,9 +288,12 @@ static void worker_run(struct net_worker *w, struct __cds_wfcq_head *head,
         atomic_fetch_sub_explicit(&w->stats.depth, n, memory_order_acquire);
         for (unsigned i = 0; i < n; i++)
             cfg->work(cfg->arg, w, caa_container_of(nodes[i], struct net_item, node));
+        net_tx_flush(w);
         stat_add(&w->stats.processed, n);
-        if (cfg->tick)
+        if (cfg->tick) {
             (void)cfg->tick(cfg->arg, w, false);
+            net_tx_flush(w);
+        }
     }
 }
 
@@ -212,8 +306,10 @@ static void *worker_main(void *arg)
 
     snprintf(name, sizeof(name), "sipd-w%u", w->index);
     pthread_setname_np(pthread_self(), name);
+    tx_worker = w;
     if (cfg->thread_start)
         cfg->thread_start(cfg->arg, w->index, true);
+    net_tx_flush(w);
     net_thread_started(rt);
 
     for (;;) {
@@ -234,13 +330,18 @@ static void *worker_main(void *arg)
             continue;
         }
         int timeout_ms = cfg->tick ? cfg->tick(cfg->arg, w, true) : -1;
+        net_tx_flush(w);
         worker_sleep(w, timeout_ms < 0 ? -1 : timeout_ms);
-        if (cfg->tick)
+        if (cfg->tick) {
             (void)cfg->tick(cfg->arg, w, false);
+            net_tx_flush(w);
+        }
     }
 
     if (cfg->thread_stop)
         cfg->thread_stop(cfg->arg, w->index, true);
+    net_tx_flush(w);
+    tx_worker = NULL;
     return NULL;
 }
 
@@ -255,6 +356,11 @@ int net_workers_start(struct net_runtime *rt, char *why, size_t why_cap)
         atomic_init(&w->stats.processed, 0);
         atomic_init(&w->stats.depth, 0);
         atomic_init(&w->stats.overload, 0);
+        atomic_init(&w->stats.sent, 0);
+        atomic_init(&w->stats.send_calls, 0);
+        atomic_init(&w->stats.send_errors, 0);
+        if (!w->tx && !(w->tx = calloc(1, sizeof(*w->tx))))
+            return net_why(why, why_cap, ENOMEM, "worker %u: no memory for its transmit batch", i);
     }
     for (unsigned i = 0; i < rt->worker_n; i++) {
         struct net_worker *w = &rt->workers[i];

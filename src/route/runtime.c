@@ -152,13 +152,18 @@ static json_t *cmd_stats(void *arg, json_t *params, struct ctl_error *err)
         }
     }
     json_t *queues = json_array();
+    uint64_t send_errors = stat_get(&st->send_errors);
     unsigned nw = rt->net ? net_worker_count(rt->net) : 0;
     for (unsigned i = 0; i < nw; i++) {
         const struct net_worker_stats *ws = net_worker_stats(rt->net, i);
-        json_array_append_new(queues, json_pack("{s:I, s:I, s:I}", "depth",
-                                                (json_int_t)stat_get(&ws->depth), "processed",
-                                                (json_int_t)stat_get(&ws->processed), "overload",
-                                                (json_int_t)stat_get(&ws->overload)));
+        json_array_append_new(
+            queues, json_pack("{s:I, s:I, s:I, s:I, s:I}", "depth",
+                              (json_int_t)stat_get(&ws->depth), "processed",
+                              (json_int_t)stat_get(&ws->processed), "overload",
+                              (json_int_t)stat_get(&ws->overload), "sent",
+                              (json_int_t)stat_get(&ws->sent), "send_calls",
+                              (json_int_t)stat_get(&ws->send_calls)));
+        send_errors += stat_get(&ws->send_errors);
     }
     uint64_t datagrams = 0, rx_errors = 0;
     unsigned nr = rt->net ? net_receiver_count(rt->net) : 0;
@@ -173,7 +178,7 @@ static json_t *cmd_stats(void *arg, json_t *params, struct ctl_error *err)
         (json_int_t)stat_get(&st->requests), "responses", (json_int_t)stat_get(&st->responses),
         "parse_errors", (json_int_t)stat_get(&st->parse_errors), "parse_errors_by_reason", reasons,
         "dropped", (json_int_t)stat_get(&st->dropped), "overload",
-        (json_int_t)stat_get(&st->overload), "send_errors", (json_int_t)stat_get(&st->send_errors),
+        (json_int_t)stat_get(&st->overload), "send_errors", (json_int_t)send_errors,
         "replies", replies, "reply_codes", codes, "queues", queues, "unmatched_responses",
         (json_int_t)stat_get(&st->unmatched_responses), "reloads",
         (json_int_t)stat_get(&rt->reloads), "reload_failures",

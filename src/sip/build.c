@@ -1,8 +1,9 @@
 /* build.c: replies and forwarded requests, copying untouched bytes as they stand. */
 #include "sip/sip_int.h"
 
+#include "core/fmt.h"
+
 #include <errno.h>
-#include <stdio.h>
 
 static int put(struct sip_buf *b, const char *p, size_t n)
 {
@@ -26,9 +27,8 @@ static int put_str(struct sip_buf *b, const char *s)
 
 static int put_uint(struct sip_buf *b, unsigned long v)
 {
-    char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lu", v);
-    return put(b, tmp, (size_t)n);
+    char tmp[FMT_U64_MAX];
+    return put(b, tmp, fmt_u64(tmp, v));
 }
 
 /* Writes the first Via header line with ;received= and the rport value
@@ -83,9 +83,8 @@ void sip_to_tag(const struct sip_msg *req, char out[16])
      * in its retransmissions. Not a secret: To tags need only be unique. */
     uint64_t h = 0xcbf29ce484222325ull;
     struct slice parts[4] = {req->call_id, req->from.tag, req->via.branch, SLICE_NULL};
-    char num[12];
-    int n = snprintf(num, sizeof(num), "%u", req->cseq.number);
-    parts[3] = slice_make(num, (size_t)n);
+    char num[FMT_U64_MAX];
+    parts[3] = slice_make(num, fmt_u64(num, req->cseq.number));
     for (int i = 0; i < 4; i++) {
         for (size_t j = 0; j < parts[i].len; j++) {
             h ^= (unsigned char)parts[i].p[j];
