@@ -44,7 +44,7 @@ struct slice slice_trim(struct slice s)
     return s;
 }
 
-int slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
+int slice_to_u64_any(struct slice s, uint64_t max, uint64_t *out)
 {
     size_t i = 0;
     uint64_t v = 0;
@@ -77,14 +77,4 @@ int slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
         return ERANGE;
     *out = v;
     return 0;
-}
-
-int slice_to_u32(struct slice s, uint32_t *out)
-{
-    uint64_t v;
-    int err = slice_to_u64(s, UINT32_MAX, &v);
-
-    if (err == 0)
-        *out = (uint32_t)v;
-    return err;
 }

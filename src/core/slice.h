@@ -2,6 +2,7 @@
 #ifndef SIPD_CORE_SLICE_H
 #define SIPD_CORE_SLICE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,8 +59,36 @@ struct slice slice_trim(struct slice s);
  * allowed; an empty slice, a non-digit or a value over max is EINVAL / ERANGE.
  * Returns 0, EINVAL or ERANGE; *out is set only on success.
  */
-int slice_to_u64(struct slice s, uint64_t max, uint64_t *out);
-int slice_to_u32(struct slice s, uint32_t *out);
+/* slice_to_u64 for any length: its out-of-line part. */
+int slice_to_u64_any(struct slice s, uint64_t max, uint64_t *out);
+static inline int slice_to_u64(struct slice s, uint64_t max, uint64_t *out)
+{
+    /* up to 9 digits cannot overflow: the common case, inline */
+    if (s.len - 1 < 9) {
+        uint64_t v = 0;
+        for (size_t i = 0; i < s.len; i++) {
+            unsigned d = (unsigned)(unsigned char)s.p[i] - '0';
+            if (d > 9)
+                return EINVAL;
+            v = v * 10 + d;
+        }
+        if (v > max)
+            return ERANGE;
+        *out = v;
+        return 0;
+    }
+    return slice_to_u64_any(s, max, out);
+}
+
+static inline int slice_to_u32(struct slice s, uint32_t *out)
+{
+    uint64_t v;
+    int err = slice_to_u64(s, UINT32_MAX, &v);
+
+    if (err == 0)
+        *out = (uint32_t)v;
+    return err;
+}
 
 /* ASCII lower-casing of one byte without locale. */
 static inline char ascii_lower(char c)

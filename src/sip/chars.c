@@ -28,7 +28,9 @@ const uint16_t sip_cclass[256] = {
     ['\''] = TOKEN_MARK_CLS,
     ['('] = MARK_CLS,
     [')'] = MARK_CLS,
-    ['%'] = CC_TOKEN | CC_PVAL | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC,
+    /* '%' is in none of the URI classes (user, password, param, hnv, uric):
+     * escaped_run_valid() checks that each one starts an escape */
+    ['%'] = CC_TOKEN | CC_PVAL | CC_WORD,
     ['+'] = CC_TOKEN | CC_PVAL | CC_USER | CC_PASS | CC_PARAM | CC_HNV | CC_WORD | CC_URIC |
             CC_SCHEME,
     ['`'] = CC_TOKEN | CC_PVAL | CC_WORD,
@@ -160,46 +162,115 @@ bool sip_ipv6_valid(const char *p, size_t len)
     return compressed ? groups <= 7 : groups == 8;
 }
 
-const char *sip_scan_host(const char *p, const char *end, struct slice *host, uint8_t *type)
+/* sip_ipv4_valid() of a run known to hold only digits and dots: four
+ * parts of one to three digits, each at most 255, unrolled. */
+static bool ipv4_digitdot_valid(const char *p, size_t n)
+{
+    const char *end = p + n;
+
+    for (int part = 0;; part++) {
+        if (p >= end || *p == '.')
+            return false;
+        unsigned v = (unsigned)(*p++ - '0');
+        if (p < end && *p != '.') {
+            v = v * 10 + (unsigned)(*p++ - '0');
+            if (p < end && *p != '.') {
+                v = v * 10 + (unsigned)(*p++ - '0');
+                if (v > 255)
+                    return false;
+            }
+        }
+        if (part == 3)
+            return p == end;
+        if (p >= end || *p != '.')
+            return false;
+        p++;
+    }
+}
+
+/* The length of the run of hostname characters (alphanum - . _) at p, at
+ * most end - p; *digitdot says whether they are all digits and dots. */
+static inline size_t host_run(const char *p, const char *end, const char *lim, bool *digitdot)
+{
+    const char *s = p;
+    bool dd = true;
+#if defined(__SSE2__)
+    while (lim - p >= 16 && p < end) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+        /* signed compares: bytes 0x80 and up are negative and fail all of them */
+        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                       _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+        __m128i dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+        __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+        __m128i dd_v = _mm_or_si128(digit, dot);
+        unsigned host = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, other), dd_v));
+        unsigned ddm = (unsigned)_mm_movemask_epi8(dd_v);
+        unsigned n = (unsigned)__builtin_ctz(~host); /* bit 16 is always clear */
+        if ((size_t)(end - p) < n)
+            n = (unsigned)(end - p);
+        unsigned want = (1u << n) - 1;
+        if ((ddm & want) != want)
+            dd = false;
+        p += n;
+        if (n < 16) {
+            *digitdot = dd;
+            return (size_t)(p - s);
+        }
+    }
+#else
+    (void)lim;
+#endif
+    while (p < end) {
+        unsigned cls = sip_cclass[(unsigned char)*p];
+        if (!(cls & CC_HOST))
+            break;
+        if (!(cls & CC_DIGITDOT))
+            dd = false;
+        p++;
+    }
+    *digitdot = dd;
+    return (size_t)(p - s);
+}
+
+const char *sip_scan_host(const char *p, const char *end, const char *lim, struct slice *host,
+                          uint8_t *type)
 {
     if (p >= end)
         return NULL;
     if (*p == '[') {
-        const char *close = memchr(p, ']', (size_t)(end - p));
+        const char *close = find_byte_in(p, end, lim, ']');
         if (!close || !sip_ipv6_valid(p + 1, (size_t)(close - p - 1)))
             return NULL;
         *host = slice_make(p + 1, (size_t)(close - p - 1));
         *type = SIP_HOST_IPV6;
         return close + 1;
     }
-    /* The scan is one table test per byte (CC_DIGITDOT tells digits and
-     * dots); the label rules are checked afterwards at the few dots and
-     * dashes. A hostname's labels are alphanum and '-', not starting or
-     * ending with '-'; a trailing dot is allowed; '_' is tolerated as real
-     * networks use it. Digits and dots only must be an IPv4 address (a top
-     * label starts with a letter). */
+    /* The scan classifies 16 bytes at a time (byte by byte near the end of
+     * the buffer) and tells digits and dots; the label rules are checked
+     * afterwards at the few dots and dashes. A hostname's labels are
+     * alphanum and '-', not starting or ending with '-'; a trailing dot is
+     * allowed; '_' is tolerated as real networks use it. Digits and dots
+     * only must be an IPv4 address (a top label starts with a letter). */
     const char *s = p;
-    unsigned all = CC_DIGITDOT;
-    while (p < end) {
-        unsigned cls = sip_cclass[(unsigned char)*p];
-        if (!(cls & CC_HOST))
-            break;
-        all &= cls;
-        p++;
-    }
-    size_t n = (size_t)(p - s);
+    bool digitdot;
+    size_t n = host_run(p, end, lim, &digitdot);
     if (n == 0)
         return NULL;
+    p = s + n;
     *host = slice_make(s, n);
-    if (all & CC_DIGITDOT) {
-        if (!sip_ipv4_valid(s, n))
+    if (digitdot) {
+        if (!ipv4_digitdot_valid(s, n))
             return NULL;
         *type = SIP_HOST_IPV4;
         return p;
     }
     if (s[0] == '.' || s[0] == '-' || s[n - 1] == '-')
         return NULL;
-    for (const char *d = find_byte(s, p, '.'); d; d = find_byte(d + 1, p, '.')) {
+    for (const char *d = find_byte_in(s, p, lim, '.'); d; d = find_byte_in(d + 1, p, lim, '.')) {
         if (d[-1] == '-' || (d + 1 < p && (d[1] == '.' || d[1] == '-')))
             return NULL;
     }
@@ -242,8 +313,7 @@ int sip_scan_params(const char *p, const char *end, bool list, const struct sip_
                     return EBADMSG;
                 }
             } else {
-                while (p < end && cc_is(*p, CC_PVAL))
-                    p++;
+                p = skip_class(p, end, CC_PVAL);
                 if (p == v) {
                     *reason = "empty parameter value";
                     return EBADMSG;

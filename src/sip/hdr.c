@@ -20,61 +20,57 @@ static const char *const method_names[] = {
     [SIP_METHOD_PUBLISH] = "PUBLISH",
 };
 
+/* Methods are case-sensitive: exact compares, which the compiler inlines
+ * for these constant lengths. The length and first letter narrow it to one
+ * or two candidates. */
+#define METHOD_IS(name, lit) (memcmp((name).p, lit, sizeof(lit) - 1) == 0)
+
 enum sip_method sip_method_lookup(struct slice name)
 {
-    if (name.len < 3 || name.len > 9)
-        return SIP_METHOD_OTHER;
-    /* the first letter narrows it to one or two candidates */
-    switch (name.p[0]) {
-    case 'I':
-        if (slice_eq_str(name, "INVITE"))
-            return SIP_METHOD_INVITE;
-        if (slice_eq_str(name, "INFO"))
-            return SIP_METHOD_INFO;
-        break;
-    case 'A':
-        if (slice_eq_str(name, "ACK"))
+    switch (name.len) {
+    case 3:
+        if (METHOD_IS(name, "ACK"))
             return SIP_METHOD_ACK;
-        break;
-    case 'B':
-        if (slice_eq_str(name, "BYE"))
+        if (METHOD_IS(name, "BYE"))
             return SIP_METHOD_BYE;
         break;
-    case 'C':
-        if (slice_eq_str(name, "CANCEL"))
-            return SIP_METHOD_CANCEL;
+    case 4:
+        if (METHOD_IS(name, "INFO"))
+            return SIP_METHOD_INFO;
         break;
-    case 'R':
-        if (slice_eq_str(name, "REGISTER"))
-            return SIP_METHOD_REGISTER;
-        if (slice_eq_str(name, "REFER"))
+    case 5:
+        if (METHOD_IS(name, "PRACK"))
+            return SIP_METHOD_PRACK;
+        if (METHOD_IS(name, "REFER"))
             return SIP_METHOD_REFER;
         break;
-    case 'O':
-        if (slice_eq_str(name, "OPTIONS"))
-            return SIP_METHOD_OPTIONS;
+    case 6:
+        switch (name.p[0]) {
+        case 'I':
+            return METHOD_IS(name, "INVITE") ? SIP_METHOD_INVITE : SIP_METHOD_OTHER;
+        case 'C':
+            return METHOD_IS(name, "CANCEL") ? SIP_METHOD_CANCEL : SIP_METHOD_OTHER;
+        case 'U':
+            return METHOD_IS(name, "UPDATE") ? SIP_METHOD_UPDATE : SIP_METHOD_OTHER;
+        case 'N':
+            return METHOD_IS(name, "NOTIFY") ? SIP_METHOD_NOTIFY : SIP_METHOD_OTHER;
+        }
         break;
-    case 'P':
-        if (slice_eq_str(name, "PRACK"))
-            return SIP_METHOD_PRACK;
-        if (slice_eq_str(name, "PUBLISH"))
+    case 7:
+        if (METHOD_IS(name, "OPTIONS"))
+            return SIP_METHOD_OPTIONS;
+        if (METHOD_IS(name, "MESSAGE"))
+            return SIP_METHOD_MESSAGE;
+        if (METHOD_IS(name, "PUBLISH"))
             return SIP_METHOD_PUBLISH;
         break;
-    case 'U':
-        if (slice_eq_str(name, "UPDATE"))
-            return SIP_METHOD_UPDATE;
+    case 8:
+        if (METHOD_IS(name, "REGISTER"))
+            return SIP_METHOD_REGISTER;
         break;
-    case 'S':
-        if (slice_eq_str(name, "SUBSCRIBE"))
+    case 9:
+        if (METHOD_IS(name, "SUBSCRIBE"))
             return SIP_METHOD_SUBSCRIBE;
-        break;
-    case 'N':
-        if (slice_eq_str(name, "NOTIFY"))
-            return SIP_METHOD_NOTIFY;
-        break;
-    case 'M':
-        if (slice_eq_str(name, "MESSAGE"))
-            return SIP_METHOD_MESSAGE;
         break;
     }
     return SIP_METHOD_OTHER;
@@ -175,8 +171,8 @@ static const char *via_protocol(struct sip_via *via, const char *p, const char *
     return skip_lws(p + 1, end);
 }
 
-int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool list,
-                     const char **next, const char **reason)
+int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
+                     bool list, const char **next, const char **reason)
 {
     const char *s;
     struct slice found[5] = {SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL};
@@ -193,7 +189,7 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool l
     if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
         return fail(reason, "bad Via transport");
     p = skip_lws(p, end);
-    p = sip_scan_host(p, end, &via->host, &via->host_type);
+    p = sip_scan_host(p, end, lim, &via->host, &via->host_type);
     if (!p)
         return fail(reason, "bad Via sent-by host");
     const char *last = p;
@@ -240,7 +236,7 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool l
 int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)
 {
     const char *next, *end = slice_end(text);
-    int ret = sip_via_parse_at(via, text.p, end, false, &next, reason);
+    int ret = sip_via_parse_at(via, text.p, end, end, false, &next, reason);
     if (ret == 0 && skip_lws(next, end) != end)
         return fail(reason, "bad Via parameter");
     return ret;
@@ -253,7 +249,8 @@ static const struct sip_param_want na_want[] = {
 };
 
 int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
-                          bool allow_star, bool list, const char **next, const char **reason)
+                          const char *lim, bool allow_star, bool list, const char **next,
+                          const char **reason)
 {
     const char *after_uri;
     struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL};
@@ -295,7 +292,7 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
         }
     }
     if (lt) {
-        const char *gt = find_byte(lt, end, '>');
+        const char *gt = find_byte_in(lt, end, lim, '>');
         if (!gt)
             return fail(reason, "missing > after <URI");
         na->bracketed = true;
@@ -311,7 +308,7 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
         na->uri_text = slice_make(p, (size_t)(q - p));
         after_uri = q;
     }
-    if (sip_uri_parse(&na->uri, na->uri_text, reason) != 0)
+    if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
         return EBADMSG;
     if (sip_scan_params(after_uri, end, list, na_want, 3, found, &na->params, next, reason) != 0)
         return EBADMSG;
@@ -331,7 +328,7 @@ int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_st
                        const char **reason)
 {
     const char *next, *end = slice_end(text);
-    int ret = sip_nameaddr_parse_at(na, text.p, end, allow_star, false, &next, reason);
+    int ret = sip_nameaddr_parse_at(na, text.p, end, end, allow_star, false, &next, reason);
     if (ret == 0 && skip_lws(next, end) != end)
         return fail(reason, "unexpected character after the address");
     return ret;
@@ -366,7 +363,57 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
 
 /* ---------------------------------------------------------------- digest */
 
-int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reason)
+/*
+ * The slot of a digest parameter name, or NULL for a name sipd does not
+ * keep. 'exact' compares any bytes exactly (see name_ieq), so a match also
+ * proves the name a token; otherwise the caller must have validated it.
+ */
+static struct slice *digest_slot(struct sip_digest *d, const char *n, size_t len)
+{
+#define DIGEST_NAME(lit, field)                                                                   \
+    if (len == sizeof(lit) - 1 && name_ieq(n, "" lit, sizeof(lit) - 1))                          \
+        return &d->field;
+    switch (len) {
+    case 2:
+        DIGEST_NAME("nc", nc)
+        break;
+    case 3:
+        DIGEST_NAME("uri", uri)
+        DIGEST_NAME("qop", qop)
+        break;
+    case 5:
+        DIGEST_NAME("realm", realm)
+        DIGEST_NAME("nonce", nonce)
+        DIGEST_NAME("stale", stale)
+        break;
+    case 6:
+        DIGEST_NAME("cnonce", cnonce)
+        DIGEST_NAME("opaque", opaque)
+        DIGEST_NAME("domain", domain)
+        break;
+    case 8:
+        DIGEST_NAME("username", username)
+        DIGEST_NAME("response", response)
+        DIGEST_NAME("userhash", userhash)
+        break;
+    case 9:
+        DIGEST_NAME("algorithm", algorithm)
+        break;
+    }
+    return NULL;
+#undef DIGEST_NAME
+}
+
+/*
+ * One pass over "name = value" pairs separated by commas. The fast path
+ * jumps from delimiter to delimiter: the '=' and the closing quote are
+ * found with 16-byte loads, and a known name is recognised by one exact
+ * compare, which also proves it a token. Anything else (an unknown name,
+ * a name that is no token, a backslash in a quoted value) takes the
+ * byte-by-byte path, which gives the same results and reasons.
+ */
+int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim,
+                        const char **reason)
 {
     const char *p = text.p, *end = slice_end(text), *s;
 
@@ -382,18 +429,37 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
     if (!SLICE_IEQ(d->scheme, "digest"))
         return 0; /* other schemes are carried, not decoded */
     while (p < end) {
-        s = p;
-        p = skip_token(p, end);
-        struct slice name = slice_make(s, (size_t)(p - s));
-        if (name.len == 0)
-            return fail(reason, "bad digest parameter");
-        p = skip_lws(p, end);
-        if (p >= end || *p != '=')
-            return fail(reason, "digest parameter without value");
+        struct slice *dst = NULL;
+        /* fast: a known name directly followed by '=' (LWS allowed before it) */
+        const char *eq = find_byte_in(p, end, lim, '=');
+        if (eq) {
+            const char *ne = eq;
+            while (ne > p && cc_is(ne[-1], CC_WS))
+                ne--;
+            dst = digest_slot(d, p, (size_t)(ne - p));
+        }
+        if (dst) {
+            p = eq;
+        } else {
+            s = p;
+            p = skip_token(p, end);
+            struct slice name = slice_make(s, (size_t)(p - s));
+            if (name.len == 0)
+                return fail(reason, "bad digest parameter");
+            p = skip_lws(p, end);
+            if (p >= end || *p != '=')
+                return fail(reason, "digest parameter without value");
+            dst = digest_slot(d, name.p, name.len);
+        }
         p = skip_lws(p + 1, end);
         struct slice value;
         if (p < end && *p == '"') {
-            const char *q = sip_scan_quoted(p, end);
+            const char *q = find_byte_in(p + 1, end, lim, '"');
+            /* a backslash before the first quote: the escape-aware scan */
+            if (!q || find_byte_in(p + 1, q, lim, '\\'))
+                q = sip_scan_quoted(p, end);
+            else
+                q++;
             if (!q)
                 return fail(reason, "unterminated quoted digest value");
             value = slice_make(p + 1, (size_t)(q - p - 2));
@@ -404,58 +470,12 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
                 p++;
             value = slice_make(s, (size_t)(p - s));
         }
-        p = skip_lws(p, end);
+        if (p < end && *p != ',')
+            p = skip_lws(p, end);
         if (p < end) {
             if (*p != ',')
                 return fail(reason, "bad digest parameter list");
             p = skip_lws(p + 1, end);
-        }
-        struct slice *dst = NULL;
-        switch (ascii_lower(name.p[0])) {
-        case 'a':
-            if (SLICE_IEQ(name, "algorithm"))
-                dst = &d->algorithm;
-            break;
-        case 'c':
-            if (SLICE_IEQ(name, "cnonce"))
-                dst = &d->cnonce;
-            break;
-        case 'd':
-            if (SLICE_IEQ(name, "domain"))
-                dst = &d->domain;
-            break;
-        case 'n':
-            if (SLICE_IEQ(name, "nonce"))
-                dst = &d->nonce;
-            else if (SLICE_IEQ(name, "nc"))
-                dst = &d->nc;
-            break;
-        case 'o':
-            if (SLICE_IEQ(name, "opaque"))
-                dst = &d->opaque;
-            break;
-        case 'q':
-            if (SLICE_IEQ(name, "qop"))
-                dst = &d->qop;
-            break;
-        case 'r':
-            if (SLICE_IEQ(name, "realm"))
-                dst = &d->realm;
-            else if (SLICE_IEQ(name, "response"))
-                dst = &d->response;
-            break;
-        case 's':
-            if (SLICE_IEQ(name, "stale"))
-                dst = &d->stale;
-            break;
-        case 'u':
-            if (SLICE_IEQ(name, "username"))
-                dst = &d->username;
-            else if (SLICE_IEQ(name, "uri"))
-                dst = &d->uri;
-            else if (SLICE_IEQ(name, "userhash"))
-                dst = &d->userhash;
-            break;
         }
         if (dst) {
             if (slice_present(*dst))
@@ -464,6 +484,11 @@ int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reaso
         }
     }
     return 0;
+}
+
+int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reason)
+{
+    return sip_digest_parse_in(d, text, slice_end(text), reason);
 }
 
 /* ---------------------------------------------------------------- reasons */

@@ -33,11 +33,75 @@ static int fail(struct sip_error *err, const char *base, const char *at, const c
     return EBADMSG;
 }
 
-/* End of the line starting at p: points at its LF, or end. */
-static const char *line_end(const char *p, const char *end)
+/*
+ * The line ends of the message, found 64 bytes at a time: one SIMD pass
+ * marks every LF of a block in a bitmap, and the splitter takes them in
+ * order with a count of trailing zeros, instead of searching each line
+ * byte by byte. Every LF of the header block is either a line end or a
+ * fold, and both are consumed in order, so "the next LF" is always the one
+ * that ends the current line. Offsets, not pointers, so that stepping past
+ * the end is no out-of-bounds pointer arithmetic.
+ */
+struct lf_scan {
+    const char *p;   /* the message */
+    size_t len;
+    size_t block;    /* offset of the current 64-byte block */
+    uint64_t bits;   /* its LFs not yet taken */
+};
+
+static uint64_t lf_bits(const char *p, size_t n)
 {
-    const char *lf = find_byte(p, end, '\n');
-    return lf ? lf : end;
+#if defined(__SSE2__)
+    const char *q = p;
+    char tmp[64];
+    if (n < 64) { /* the last block: a zero-padded copy, never a read past the end */
+        memset(tmp, 0, sizeof(tmp));
+        memcpy(tmp, p, n);
+        q = tmp;
+    }
+    const __m128i nl = _mm_set1_epi8('\n');
+    uint64_t m0 = (uint32_t)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)q), nl));
+    uint64_t m1 = (uint32_t)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(q + 16)), nl));
+    uint64_t m2 = (uint32_t)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(q + 32)), nl));
+    uint64_t m3 = (uint32_t)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(q + 48)), nl));
+    return m0 | m1 << 16 | m2 << 32 | m3 << 48;
+#else
+    uint64_t m = 0;
+    if (n > 64)
+        n = 64;
+    for (size_t i = 0; i < n; i++)
+        m |= (uint64_t)(p[i] == '\n') << i;
+    return m;
+#endif
+}
+
+/* Starts the scan at p; the first LF returned is the first at or after p. */
+static void lf_scan_init(struct lf_scan *s, const char *p, const char *end)
+{
+    s->p = p;
+    s->len = (size_t)(end - p);
+    s->block = 0;
+    s->bits = lf_bits(p, s->len);
+}
+
+/* The next LF not yet taken, or the end of the message when none is left. */
+static inline const char *lf_scan_next(struct lf_scan *s)
+{
+    while (s->bits == 0) {
+        if (s->len - s->block <= 64) {
+            s->block = s->len;
+            return s->p + s->len;
+        }
+        s->block += 64;
+        s->bits = lf_bits(s->p + s->block, s->len - s->block);
+    }
+    const char *lf = s->p + s->block + (unsigned)__builtin_ctzll(s->bits);
+    s->bits &= s->bits - 1;
+    return lf;
 }
 
 /* The line's content end, before an optional CR. */
@@ -49,6 +113,10 @@ static const char *content_end(const char *p, const char *lf)
 static bool is_version(struct slice v, bool *is_2_0)
 {
     /* "SIP" "/" 1*DIGIT "." 1*DIGIT, SIP case-insensitive */
+    if (v.len == 7 && memcmp(v.p, "SIP/2.0", 7) == 0) { /* what everybody sends */
+        *is_2_0 = true;
+        return true;
+    }
     if (v.len < 7 || !slice_caseeq(slice_make(v.p, 4), SLICE_LIT("SIP/")))
         return false;
     const char *p = v.p + 4, *end = slice_end(v);
@@ -67,7 +135,7 @@ static bool is_version(struct slice v, bool *is_2_0)
 }
 
 static int parse_request_line(struct sip_msg *msg, const char *base, const char *p,
-                              const char *end, struct sip_error *err)
+                              const char *end, const char *lim, struct sip_error *err)
 {
     const char *sp1 = p;
 
@@ -95,7 +163,7 @@ static int parse_request_line(struct sip_msg *msg, const char *base, const char 
     if (!v20)
         return fail(err, base, sp2 + 1, "SIP version not supported", 505);
     const char *why;
-    if (sip_uri_parse(&msg->ruri, msg->ruri_text, &why) != 0) {
+    if (sip_uri_parse_in(&msg->ruri, msg->ruri_text, lim, &why) != 0) {
         fail(err, base, sp1 + 1, "bad Request-URI", 400);
         err->detail = why;
         return EBADMSG;
@@ -145,35 +213,6 @@ static int grow_hdrs(struct sip_msg *msg, const struct sip_limits *lim)
     return 0;
 }
 
-/* Splits the header block; *body_start is set past the empty line, or NULL
- * when the buffer ended first. */
-/* The type of a header name of token characters: the generated table,
- * hashed on length and the first, third and last letters. OR 0x20
- * lower-cases letters and leaves the other token characters of the known
- * names alone (see ascii_ieq_lower). */
-static inline enum sip_hdr_type hdr_type(const char *name, size_t len)
-{
-    if (len > 255)
-        return SIP_HDR_OTHER;
-    unsigned first = (unsigned char)(name[0] | 0x20);
-    unsigned third = (unsigned char)(name[len < 3 ? len - 1 : 2] | 0x20);
-    unsigned last = (unsigned char)(name[len - 1] | 0x20);
-    const struct sip_hdr_slot *s = &sip_hdr_slots[SIP_HDR_HASH(len, first, third, last)];
-    if (s->len != len || !ascii_ieq_lower(name, s->name, len))
-        return SIP_HDR_OTHER;
-    return (enum sip_hdr_type)s->type;
-}
-
-enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
-{
-    if (len == 0)
-        return SIP_HDR_OTHER;
-    for (size_t i = 0; i < len; i++)
-        if (!cc_is(name[i], CC_TOKEN))
-            return SIP_HDR_OTHER; /* hdr_type() wants token characters */
-    return hdr_type(name, len);
-}
-
 const char *sip_hdr_name(enum sip_hdr_type t)
 {
     return (unsigned)t < SIP_HDR_COUNT ? sip_hdr_infos[t].name : "";
@@ -186,16 +225,76 @@ unsigned sip_hdr_flags(enum sip_hdr_type t)
 
 static const char *duplicate_reason(enum sip_hdr_type t);
 
-static int split_headers(struct sip_msg *msg, const char *base, const char *p, const char *end,
-                         const struct sip_limits *lim, const char **body_start,
-                         const struct sip_hdr **dup, struct sip_error *err)
+/* The first ':' in [p, ce), or NULL; bufend bounds what may be read. The
+ * colon ends the name, nearly always within 16 bytes: one load. */
+static inline const char *find_colon(const char *p, const char *ce, const char *bufend)
+{
+#if defined(__SSE2__)
+    if (bufend - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+        if (m) {
+            const char *c = p + __builtin_ctz(m);
+            return c < ce ? c : NULL;
+        }
+        return ce - p > 16 ? find_byte(p + 16, ce, ':') : NULL;
+    }
+#endif
+    (void)bufend;
+    return find_byte(p, ce, ':');
+}
+
+/* The type of a header name, or -1 when it is not a token. A known name
+ * (the generated table, hashed on length and the first, third and last
+ * letters) is compared exactly, which validates it too; only an unknown
+ * one is checked byte by byte. */
+static inline int hdr_type_checked(const char *name, size_t len)
+{
+    if (len <= 255) {
+        unsigned first = (unsigned char)(name[0] | 0x20);
+        unsigned third = (unsigned char)(name[len < 3 ? len - 1 : 2] | 0x20);
+        unsigned last = (unsigned char)(name[len - 1] | 0x20);
+        const struct sip_hdr_slot *s = &sip_hdr_slots[SIP_HDR_HASH(len, first, third, last)];
+        if (s->len == len && name_ieq(name, s->name, len))
+            return s->type;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!cc_is(name[i], CC_TOKEN))
+            return -1;
+    return SIP_HDR_OTHER;
+}
+
+enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
+{
+    int t = len ? hdr_type_checked(name, len) : -1;
+    return t < 0 ? SIP_HDR_OTHER : (enum sip_hdr_type)t;
+}
+
+/* The continuation lines after the line end lf (which a SP or HTAB
+ * follows): returns the LF of the last one. Out of line: rare, and it
+ * would crowd the registers of the split loop. */
+static __attribute__((noinline)) const char *take_folds(struct lf_scan *ls, const char *lf,
+                                                        const char *end)
+{
+    do
+        lf = lf_scan_next(ls);
+    while (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'));
+    return lf;
+}
+
+/* Splits the header block, taking line ends from ls; *body_start is set
+ * past the empty line, or NULL when the buffer ended first. */
+static int split_headers(struct sip_msg *msg, const char *base, struct lf_scan *ls,
+                         const char *p, const char *end, const struct sip_limits *lim,
+                         const char **body_start, const struct sip_hdr **dup,
+                         struct sip_error *err)
 {
     uint16_t *last = msg->last;
 
     *body_start = NULL;
     *dup = NULL;
     while (p < end) {
-        const char *lf = line_end(p, end);
+        const char *lf = lf_scan_next(ls);
         const char *ce = content_end(p, lf);
         if (ce == p) { /* the empty line */
             *body_start = lf < end ? lf + 1 : end;
@@ -203,9 +302,8 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
         }
         if (cc_is(*p, CC_WS))
             return fail(err, base, p, "folded line without a header", 400);
-        /* continuation lines */
-        while (lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t')) {
-            lf = line_end(lf + 1, end);
+        if (__builtin_expect(lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'), 0)) {
+            lf = take_folds(ls, lf, end);
             ce = content_end(p, lf);
         }
         const char *next = lf < end ? lf + 1 : end;
@@ -213,13 +311,16 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
             fail(err, base, p, "header line too long", 513);
             return EMSGSIZE; /* a limit, as sip_msg_parse() promises */
         }
-        const char *n = p;
-        while (n < ce && cc_is(*n, CC_TOKEN))
-            n++;
-        size_t name_len = (size_t)(n - p);
-        if (n < ce && *n != ':')
-            n = skip_lws(n, ce);
-        if (name_len == 0 || n >= ce || *n != ':')
+        /* the name: a token, then optional LWS, then ':' */
+        const char *colon = find_colon(p, ce, end);
+        if (!colon)
+            return fail(err, base, p, "header line without a colon", 400);
+        const char *ne = colon;
+        while (ne > p && cc_is(ne[-1], CC_WS))
+            ne--;
+        size_t name_len = (size_t)(ne - p);
+        int t = name_len ? hdr_type_checked(p, name_len) : -1;
+        if (t < 0)
             return fail(err, base, p, "header line without a colon", 400);
         if (msg->hdr_count == msg->hdr_cap) {
             if (msg->hdr_count >= lim->max_headers) {
@@ -230,11 +331,10 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
                 return ENOMEM;
         }
         /* the value, without the LWS around it (folding included) */
-        const char *vs = skip_lws(n + 1, ce), *ve = ce;
+        const char *vs = skip_lws(colon + 1, ce), *ve = ce;
         while (ve > vs && cc_is(ve[-1], CC_WS))
             ve--;
         struct sip_hdr *h = &msg->hdrs[msg->hdr_count];
-        enum sip_hdr_type t = hdr_type(p, name_len);
         h->line = slice_make(p, (size_t)(next - p));
         h->name = slice_make(p, name_len);
         h->value = slice_make(vs, (size_t)(ve - vs));
@@ -248,7 +348,7 @@ static int split_headers(struct sip_msg *msg, const char *base, const char *p, c
             msg->count[t]++;
             /* only a duplicate that is an error counts: a tolerated one
              * (SIP-ETag, Date...) seen first must not hide a second CSeq */
-            if (!*dup && duplicate_reason(t))
+            if (!*dup && duplicate_reason((enum sip_hdr_type)t))
                 *dup = h;
         } else {
             msg->first[t] = (uint16_t)msg->hdr_count;
@@ -314,6 +414,19 @@ static const char *callid_bad_byte(struct slice id)
     return NULL;
 }
 
+/* sip_nameaddr_parse() of a From or To value, reading up to lim. */
+static int nameaddr_parse_in(struct sip_nameaddr *na, struct slice text, const char *lim,
+                             const char **reason)
+{
+    const char *next, *end = slice_end(text);
+    int ret = sip_nameaddr_parse_at(na, text.p, end, lim, false, false, &next, reason);
+    if (ret == 0 && skip_lws(next, end) != end) {
+        *reason = "unexpected character after the address";
+        return EBADMSG;
+    }
+    return ret;
+}
+
 static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_hdr *dup,
                        struct sip_error *err)
 {
@@ -329,7 +442,9 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     if (!h)
         return fail(err, base, msg->data.p, "missing Via", 400);
     const char *next;
-    if (sip_via_parse_at(&msg->via, h->value.p, slice_end(h->value), true, &next, &why) != 0)
+    const char *lim = slice_end(msg->data); /* the decoders may read up to here */
+    if (sip_via_parse_at(&msg->via, h->value.p, slice_end(h->value), lim, true, &next, &why) !=
+        0)
         return fail(err, base, h->value.p, why, 400);
     msg->via_next = next;
 
@@ -352,7 +467,7 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     h = hdr_at(msg, SIP_HDR_FROM);
     if (!h)
         return fail(err, base, msg->data.p, "missing From", 400);
-    if (sip_nameaddr_parse(&msg->from, h->value, false, &why) != 0) {
+    if (nameaddr_parse_in(&msg->from, h->value, lim, &why) != 0) {
         fail(err, base, h->value.p, "bad From", 400);
         err->detail = why;
         return EBADMSG;
@@ -361,7 +476,7 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     h = hdr_at(msg, SIP_HDR_TO);
     if (!h)
         return fail(err, base, msg->data.p, "missing To", 400);
-    if (sip_nameaddr_parse(&msg->to, h->value, false, &why) != 0) {
+    if (nameaddr_parse_in(&msg->to, h->value, lim, &why) != 0) {
         fail(err, base, h->value.p, "bad To", 400);
         err->detail = why;
         return EBADMSG;
@@ -431,10 +546,13 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     if (p == end)
         return fail(err, buf, p, "empty message", 0);
     msg->data = slice_make(p, (size_t)(end - p));
-    const char *lf = line_end(p, end);
+    struct lf_scan ls;
+    lf_scan_init(&ls, p, end);
+    const char *lf = lf_scan_next(&ls);
     const char *ce = content_end(p, lf);
-    msg->is_request = !(ce - p >= 4 && slice_caseeq(slice_make(p, 4), SLICE_LIT("SIP/")));
-    ret = msg->is_request ? parse_request_line(msg, buf, p, ce, err)
+    msg->is_request = !(ce - p >= 4 && (memcmp(p, "SIP/", 4) == 0 ||
+                                        slice_caseeq(slice_make(p, 4), SLICE_LIT("SIP/"))));
+    ret = msg->is_request ? parse_request_line(msg, buf, p, ce, end, err)
                           : parse_status_line(msg, buf, p, ce, err);
     if (lf == end)
         return ret ? ret : fail(err, buf, end, "no header section", msg->is_request ? 400 : 0);
@@ -446,7 +564,7 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
      * reason and status even when a header line is bad too */
     struct sip_error header_err;
     const struct sip_hdr *dup;
-    int sret = split_headers(msg, buf, lf + 1, end, lim, &body, &dup, ret ? &header_err : err);
+    int sret = split_headers(msg, buf, &ls, lf + 1, end, lim, &body, &dup, ret ? &header_err : err);
     if (sret == ENOMEM)
         return ENOMEM;
     msg->headers_ok = true;
@@ -595,8 +713,8 @@ const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, struct slic
 #define LIST_STACK 16
 #define LIST_MAX 1024
 
-typedef int list_decode_fn(void *elem, const char *p, const char *end, const char **next,
-                           const char **reason);
+typedef int list_decode_fn(void *elem, const char *p, const char *end, const char *lim,
+                           const char **next, const char **reason);
 
 static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size,
                        const void *first, const char *first_next, void **out, unsigned *n,
@@ -606,8 +724,11 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
     char *arr = stack;
     unsigned cap = (unsigned)(sizeof(stack) / elem_size), count = 0;
 
+    const char *data_end = slice_end(msg->data);
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
         const char *p = h->value.p, *end = slice_end(h->value);
+        /* the decoders may read up to the end of the message that holds the value */
+        const char *lim = (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
         if (p == end) {
             *reason = "empty list element";
             return EBADMSG;
@@ -630,7 +751,7 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
             if (count == 0 && first) {
                 memcpy(elem, first, elem_size); /* the eager pass decoded it already */
                 next = first_next;
-            } else if (decode(elem, p, end, &next, reason) != 0) {
+            } else if (decode(elem, p, end, lim, &next, reason) != 0) {
                 return EBADMSG;
             }
             count++;
@@ -655,16 +776,16 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
     return 0;
 }
 
-static int decode_via(void *elem, const char *p, const char *end, const char **next,
-                      const char **reason)
+static int decode_via(void *elem, const char *p, const char *end, const char *lim,
+                      const char **next, const char **reason)
 {
-    return sip_via_parse_at(elem, p, end, true, next, reason);
+    return sip_via_parse_at(elem, p, end, lim, true, next, reason);
 }
 
-static int decode_contact(void *elem, const char *p, const char *end, const char **next,
-                          const char **reason)
+static int decode_contact(void *elem, const char *p, const char *end, const char *lim,
+                          const char **next, const char **reason)
 {
-    return sip_nameaddr_parse_at(elem, p, end, true, true, next, reason);
+    return sip_nameaddr_parse_at(elem, p, end, lim, true, true, next, reason);
 }
 
 int sip_msg_vias(struct sip_msg *msg, const char **reason)
@@ -734,7 +855,10 @@ int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
         return 0;
     *has = false;
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
-        if (sip_digest_parse(d, h->value, reason) != 0)
+        const char *end = slice_end(h->value), *data_end = slice_end(msg->data);
+        const char *lim =
+            (data_end && h->value.p >= msg->data.p && end <= data_end) ? data_end : end;
+        if (sip_digest_parse_in(d, h->value, lim, reason) != 0)
             return EBADMSG;
         if (SLICE_IEQ(d->scheme, "digest")) {
             *has = true;

@@ -37,25 +37,40 @@ static inline int cc_is(char c, unsigned cls)
 
 /*
  * The first c in [p, end), or NULL: memchr without the call, for the short
- * runs a SIP parser searches (a header line, a URI). 16 bytes at a time with
- * SSE2 while 16 remain, then byte by byte: it never reads outside [p, end).
+ * runs a SIP parser searches (a header line, a URI). 'lim' (>= end) bounds
+ * what may be read: inside a message it is the end of the message, so a
+ * run shorter than 16 bytes is still searched with one 16-byte load; a
+ * match at or past end counts as none. Byte by byte only where fewer than
+ * 16 readable bytes remain. Never reads outside [p, lim).
  */
-static inline const char *find_byte(const char *p, const char *end, char c)
+static inline const char *find_byte_in(const char *p, const char *end, const char *lim, char c)
 {
 #if defined(__SSE2__)
     const __m128i needle = _mm_set1_epi8(c);
-    while (end - p >= 16) {
+    while (lim - p >= 16) {
+        if (p >= end)
+            return NULL;
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, needle));
-        if (m)
-            return p + __builtin_ctz(m);
+        if (m) {
+            p += __builtin_ctz(m);
+            return p < end ? p : NULL;
+        }
         p += 16;
     }
+#else
+    (void)lim;
 #endif
     for (; p < end; p++)
         if (*p == c)
             return p;
     return NULL;
+}
+
+/* find_byte_in() where nothing past end may be read. */
+static inline const char *find_byte(const char *p, const char *end, char c)
+{
+    return find_byte_in(p, end, end, c);
 }
 
 /* The first of two bytes, as find_byte. */
@@ -89,9 +104,28 @@ static inline void zero_struct(void *p, size_t n)
     char *c = p;
     size_t i = 0;
     const __m128i z = _mm_setzero_si128();
-    for (; i + 16 <= n; i += 16) {
+    /* 64 bytes per round, one compiler barrier per round: the barrier keeps
+     * GCC from turning the loop back into memset; n is a constant at every
+     * call, so the tail below is straight-line code */
+    for (; i + 64 <= n; i += 64) {
         _mm_storeu_si128((__m128i *)(void *)(c + i), z);
-        __asm__ volatile(""); /* keeps GCC from turning the loop back into memset */
+        _mm_storeu_si128((__m128i *)(void *)(c + i + 16), z);
+        _mm_storeu_si128((__m128i *)(void *)(c + i + 32), z);
+        _mm_storeu_si128((__m128i *)(void *)(c + i + 48), z);
+        __asm__ volatile("");
+    }
+    if (i + 32 <= n) {
+        _mm_storeu_si128((__m128i *)(void *)(c + i), z);
+        _mm_storeu_si128((__m128i *)(void *)(c + i + 16), z);
+        i += 32;
+    }
+    if (i + 16 <= n) {
+        _mm_storeu_si128((__m128i *)(void *)(c + i), z);
+        i += 16;
+    }
+    if (i + 8 <= n) {
+        memset(c + i, 0, 8);
+        i += 8;
     }
     for (; i < n; i++)
         c[i] = 0;
@@ -100,11 +134,59 @@ static inline void zero_struct(void *p, size_t n)
 #endif
 }
 
+/*
+ * Case-insensitive equality of n bytes at p with 'lower', a lower-case name
+ * of letters, digits and '-' (a header or parameter name). Exact for any
+ * bytes, unlike ascii_ieq_lower(): a letter of 'lower' (bit 0x40 set)
+ * accepts both cases, '-' and digits only themselves, so a match also
+ * proves p a token. Word loads, the last one overlapping, every byte read
+ * inside [0, n).
+ */
+static inline bool name_ieq(const char *p, const char *lower, size_t n)
+{
+    if (n >= 8) {
+        size_t i = 0;
+        for (;; i += 8) {
+            if (i + 8 > n)
+                i = n - 8;
+            uint64_t l = slice_load64(lower + i);
+            if ((slice_load64(p + i) ^ l) & ~((l & 0x4040404040404040ull) >> 1))
+                return false;
+            if (i + 8 == n)
+                return true;
+        }
+    }
+    if (n >= 4) {
+        uint32_t l0 = slice_load32(lower), l1 = slice_load32(lower + n - 4);
+        return !((slice_load32(p) ^ l0) & ~((l0 & 0x40404040u) >> 1)) &&
+               !((slice_load32(p + n - 4) ^ l1) & ~((l1 & 0x40404040u) >> 1));
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned l = (unsigned char)lower[i];
+        if (((unsigned char)p[i] ^ l) & ~((l & 0x40u) >> 1))
+            return false;
+    }
+    return true;
+}
+
 /* Skips SP, HTAB, CR and LF (LWS inside a header value, whose folding
  * the header splitter has already validated). */
 static inline const char *skip_lws(const char *p, const char *end)
 {
     while (p < end && cc_is(*p, CC_WS))
+        p++;
+    return p;
+}
+
+/* Skips the bytes of class cls: four at a time (one test of their
+ * classes ANDed together) while four remain, then one by one. */
+static inline const char *skip_class(const char *p, const char *end, unsigned cls)
+{
+    while (end - p >= 4 && (sip_cclass[(unsigned char)p[0]] & sip_cclass[(unsigned char)p[1]] &
+                            sip_cclass[(unsigned char)p[2]] & sip_cclass[(unsigned char)p[3]] &
+                            cls))
+        p += 4;
+    while (p < end && cc_is(*p, cls))
         p++;
     return p;
 }
@@ -121,8 +203,10 @@ static inline const char *skip_token(const char *p, const char *end)
 const char *sip_scan_quoted(const char *p, const char *end);
 
 /* Validates a host (hostname, IPv4 or bracketed IPv6) at [p, end); sets
- * *host (brackets excluded) and *type. Returns the end of the host, or NULL. */
-const char *sip_scan_host(const char *p, const char *end, struct slice *host, uint8_t *type);
+ * *host (brackets excluded) and *type. Returns the end of the host, or NULL.
+ * Bytes up to lim (>= end) may be read, as for find_byte_in(). */
+const char *sip_scan_host(const char *p, const char *end, const char *lim, struct slice *host,
+                          uint8_t *type);
 bool sip_ipv6_valid(const char *p, size_t len);
 bool sip_ipv4_valid(const char *p, size_t len);
 
@@ -147,10 +231,18 @@ int sip_scan_params(const char *p, const char *end, bool list, const struct sip_
                     const char **reason);
 
 /* One Via value or name-addr from p, stopping at a top-level ',' when 'list';
- * *next is where it stopped (the ',' or end). */
-int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, bool list,
-                     const char **next, const char **reason);
+ * *next is where it stopped (the ',' or end). Bytes up to lim (>= end) may
+ * be read, as for find_byte_in(). */
+int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
+                     bool list, const char **next, const char **reason);
 int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
-                          bool allow_star, bool list, const char **next, const char **reason);
+                          const char *lim, bool allow_star, bool list, const char **next,
+                          const char **reason);
+/* sip_digest_parse() of a value inside a buffer readable up to lim. */
+int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim,
+                        const char **reason);
+/* sip_uri_parse() of a URI inside a buffer readable up to lim. */
+int sip_uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim,
+                     const char **reason);
 
 #endif

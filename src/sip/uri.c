@@ -9,21 +9,19 @@ static int fail(const char **reason, const char *why)
     return EBADMSG;
 }
 
-/* Checks that every byte of [p, end) is in cls and every '%' starts a valid escape. */
-static bool escaped_run_valid(const char *p, const char *end, unsigned cls)
+/* Checks that every byte of [p, end) is in cls or starts a valid %HH
+ * escape ('%' is in no URI class); *escaped is set when there is one. */
+static bool escaped_run_valid(const char *p, const char *end, unsigned cls, bool *escaped)
 {
-    while (p < end) {
-        if (*p == '%') {
-            if (end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
-                return false;
-            p += 3;
-            continue;
-        }
-        if (!cc_is(*p, cls))
+    for (;;) {
+        p = skip_class(p, end, cls);
+        if (p == end)
+            return true;
+        if (*p != '%' || end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
             return false;
-        p++;
+        *escaped = true;
+        p += 3;
     }
-    return true;
 }
 
 /* URI parameters: *( ";" pname [ "=" pvalue ] ), no LWS. */
@@ -46,20 +44,21 @@ static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
             p++;
         struct slice n = slice_make(name, (size_t)(p - name));
         struct slice v = SLICE_NULL;
-        if (n.len == 0 || !escaped_run_valid(n.p, slice_end(n), CC_PARAM))
+        bool name_escaped = false, escaped = false;
+        if (n.len == 0 || !escaped_run_valid(n.p, slice_end(n), CC_PARAM, &name_escaped))
             return fail(reason, "bad URI parameter");
         if (p < end && *p == '=') {
             const char *val = ++p;
             while (p < end && *p != ';')
                 p++;
             v = slice_make(val, (size_t)(p - val));
-            if (v.len == 0 || !escaped_run_valid(v.p, slice_end(v), CC_PARAM))
+            if (v.len == 0 || !escaped_run_valid(v.p, slice_end(v), CC_PARAM, &escaped))
                 return fail(reason, "bad URI parameter value");
         }
         /* RFC 3261 19.1.4: an escaped name is the name it decodes to
          * (";%6C%72" is lr), so the frequent ones are matched decoded. */
         char decoded[16];
-        if (memchr(n.p, '%', n.len)) {
+        if (name_escaped) {
             long dn = sip_unescape(n, decoded, sizeof(decoded));
             if (dn > 0)
                 n = slice_make(decoded, (size_t)dn);
@@ -99,14 +98,15 @@ static int parse_uri_headers(const char *p, const char *end, const char **reason
         const char *name = p;
         while (p < end && *p != '=' && *p != '&')
             p++;
-        if (p == name || !escaped_run_valid(name, p, CC_HNV))
+        bool escaped = false;
+        if (p == name || !escaped_run_valid(name, p, CC_HNV, &escaped))
             return fail(reason, "bad URI header");
         if (p >= end || *p != '=')
             return fail(reason, "URI header without =");
         const char *val = ++p;
         while (p < end && *p != '&')
             p++;
-        if (!escaped_run_valid(val, p, CC_HNV))
+        if (!escaped_run_valid(val, p, CC_HNV, &escaped))
             return fail(reason, "bad URI header value");
         if (p < end && ++p == end)
             return fail(reason, "URI headers end with &");
@@ -114,26 +114,28 @@ static int parse_uri_headers(const char *p, const char *end, const char **reason
     return 0;
 }
 
-static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const char **reason)
+static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const char *lim,
+                     const char **reason)
 {
-    const char *at = find_byte(p, end, '@');
+    const char *at = find_byte_in(p, end, lim, '@');
 
     if (at) {
-        const char *colon = find_byte(p, at, ':');
+        const char *colon = find_byte_in(p, at, lim, ':');
         const char *user_end = colon ? colon : at;
         if (user_end == p)
             return fail(reason, "empty user in URI");
-        if (!escaped_run_valid(p, user_end, CC_USER))
+        bool escaped = false;
+        if (!escaped_run_valid(p, user_end, CC_USER, &escaped))
             return fail(reason, "bad user in URI");
         uri->user = slice_make(p, (size_t)(user_end - p));
         if (colon) {
-            if (!escaped_run_valid(colon + 1, at, CC_PASS))
+            if (!escaped_run_valid(colon + 1, at, CC_PASS, &escaped))
                 return fail(reason, "bad password in URI");
             uri->password = slice_make(colon + 1, (size_t)(at - colon - 1));
         }
         p = at + 1;
     }
-    p = sip_scan_host(p, end, &uri->host, &uri->host_type);
+    p = sip_scan_host(p, end, lim, &uri->host, &uri->host_type);
     if (!p)
         return fail(reason, "bad host in URI");
     if (p < end && *p == ':') {
@@ -146,7 +148,7 @@ static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const 
             return fail(reason, "bad port in URI");
         uri->port = (uint16_t)port;
     }
-    const char *q = find_byte(p, end, '?');
+    const char *q = find_byte_in(p, end, lim, '?');
     const char *params_end = q ? q : end;
     if (p < params_end && *p != ';')
         return fail(reason, "bad host in URI");
@@ -183,6 +185,12 @@ static int parse_tel(struct sip_uri *uri, const char *p, const char *end, const 
 
 int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
 {
+    return sip_uri_parse_in(uri, text, slice_end(text), reason);
+}
+
+int sip_uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim,
+                     const char **reason)
+{
     const char *p = text.p, *end = slice_end(text);
 
     zero_struct(uri, sizeof(*uri));
@@ -200,11 +208,11 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
     p++;
     if (SLICE_IEQ(uri->scheme, "sip")) {
         uri->scheme_id = SIP_URI_SIP;
-        return parse_sip(uri, p, end, reason);
+        return parse_sip(uri, p, end, lim, reason);
     }
     if (SLICE_IEQ(uri->scheme, "sips")) {
         uri->scheme_id = SIP_URI_SIPS;
-        return parse_sip(uri, p, end, reason);
+        return parse_sip(uri, p, end, lim, reason);
     }
     if (SLICE_IEQ(uri->scheme, "tel")) {
         uri->scheme_id = SIP_URI_TEL;
@@ -212,7 +220,8 @@ int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
     }
     uri->scheme_id = SIP_URI_OTHER;
     uri->opaque = slice_make(p, (size_t)(end - p));
-    if (uri->opaque.len == 0 || !escaped_run_valid(p, end, CC_URIC))
+    bool escaped = false;
+    if (uri->opaque.len == 0 || !escaped_run_valid(p, end, CC_URIC, &escaped))
         return fail(reason, "bad URI");
     return 0;
 }
@@ -447,12 +456,18 @@ bool sip_param_next(struct sip_param_iter *it, struct sip_param *param)
 bool sip_param_find(struct slice params, const char *name, struct sip_param *param)
 {
     struct sip_param_iter it;
-    struct slice n = slice_from_str(name);
+    size_t n = strlen(name);
 
     sip_param_iter_init(&it, params);
-    while (sip_param_next(&it, param))
-        if (slice_caseeq(param->name, n))
+    while (sip_param_next(&it, param)) {
+        if (param->name.len != n)
+            continue;
+        size_t i = 0;
+        while (i < n && ascii_lower(param->name.p[i]) == ascii_lower(name[i]))
+            i++;
+        if (i == n)
             return true;
+    }
     return false;
 }
 

@@ -159,6 +159,26 @@ static void test_case_insensitive_names(void **state)
     assert_int_equal(sip_method_lookup(SLICE_LIT("invite")), SIP_METHOD_OTHER);
     assert_int_equal(sip_method_lookup(SLICE_LIT("PUBLISH")), SIP_METHOD_PUBLISH);
     assert_string_equal(sip_method_name(SIP_METHOD_REGISTER), "REGISTER");
+    static const char *const methods[] = {"INVITE", "ACK", "BYE", "CANCEL", "REGISTER",
+                                          "OPTIONS", "INFO", "PRACK", "UPDATE", "SUBSCRIBE",
+                                          "NOTIFY", "MESSAGE", "REFER", "PUBLISH"};
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        assert_string_equal(sip_method_name(sip_method_lookup(slice_from_str(methods[i]))),
+                            methods[i]);
+    assert_int_equal(sip_method_lookup(SLICE_LIT("INVITF")), SIP_METHOD_OTHER);
+    assert_int_equal(sip_method_lookup(SLICE_LIT("NOTIF")), SIP_METHOD_OTHER);
+
+    /* a known name is matched exactly: a control byte where a '-' belongs
+     * (0x0d | 0x20 == '-') is no name, and the line has no valid colon */
+    assert_int_equal(sip_hdr_lookup("call\rid", 7), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("Max\rForwards", 12), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("CALL-id", 7), SIP_HDR_CALL_ID);
+    assert_int_equal(sip_hdr_lookup("Max-Forwards", 12), SIP_HDR_MAX_FORWARDS);
+    static const char bad_name[] = INVITE_LINE KEYS "Max\rForwards: 70\r\n\r\n";
+    assert_int_equal(test_msg_parse(&t, bad_name), EBADMSG);
+    assert_string_equal(t.err.reason, "header line without a colon");
+    assert_int_equal(t.err.offset, OFFSET_OF(bad_name, "Max\r"));
+    test_msg_free(&t);
 }
 
 static void test_folded_lines(void **state)
@@ -880,6 +900,21 @@ static void test_digest(void **state)
     assert_slice_eq(d.username, "a\\\"b,c"); /* quotes stripped, escapes kept */
     assert_slice_eq(d.realm, "realm.example");
 
+    /* an unknown name before a known one, '=' inside quotes, tab before '=' */
+    assert_int_equal(sip_digest_parse(&d,
+                                      SLICE_LIT("Digest x-a=\"u=v\", nonce\t=\"=\\\\\", "
+                                                "realm=\"r\""),
+                                      &why),
+                     0);
+    assert_slice_eq(d.nonce, "=\\\\");
+    assert_slice_eq(d.realm, "r");
+    assert_int_equal(sip_digest_parse(&d,
+                                      SLICE_LIT("Digest username=\"a\", realm=\"r\" , "
+                                                "userhash=true"),
+                                      &why),
+                     0);
+    assert_slice_eq(d.userhash, "true");
+
     /* a challenge */
     assert_int_equal(
         sip_digest_parse(&d,
@@ -904,6 +939,9 @@ static void test_digest(void **state)
         "Digest username=bob realm=r",
         "Digest realm=a, realm=b",
         "Digest =x",
+        "Digest realm\x01=x",
+        "Digest \"realm\"=x",
+        "Digest realm=\"a\\\"",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why = NULL;
