@@ -141,22 +141,48 @@ static bool same_uri(struct slice a, struct slice b)
     return slice_eq(a, b);
 }
 
+/* "uloc-<server id>-<time>-<counter>" in hex (Kamailio's ruid shape), in buf[48]. */
+static struct slice make_ruid(char *buf, unsigned server_id, uint64_t now, uint64_t id)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t parts[3] = {server_id, now, id};
+    size_t n = 0;
+
+    memcpy(buf, "uloc", 4);
+    n = 4;
+    for (int i = 0; i < 3; i++) {
+        char tmp[16];
+        size_t d = 0;
+        uint64_t v = parts[i];
+        do {
+            tmp[d++] = hex[v & 15];
+            v >>= 4;
+        } while (v);
+        buf[n++] = '-';
+        while (d)
+            buf[n++] = tmp[--d];
+    }
+    return slice_make(buf, n);
+}
+
 /* RFC 3261 10.3 steps 6-8 on one AOR's bindings, under its writer lock. */
 static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
 {
     struct save_arg *sa = arg;
     unsigned n_old = old ? old->n : 0;
     size_t cap = n_old + sa->n;
-    struct loc_contact *out = malloc((cap ? cap : 1) * sizeof(*out));
-    char (*ruids)[48] = malloc((sa->n ? sa->n : 1) * sizeof(*ruids));
+    /* the common case (a phone or two per AOR) needs no allocation */
+    struct loc_contact out_local[8];
+    char ruids_local[4][48];
+    struct loc_contact *out = cap <= 8 ? out_local : malloc(cap * sizeof(*out));
+    char (*ruids)[48] = sa->n <= 4 ? ruids_local : malloc(sa->n * sizeof(*ruids));
     bool changed = false;
     unsigned n = 0;
     int ret = 0;
 
     if (!out || !ruids) {
-        free(out);
-        free(ruids);
-        return ENOMEM;
+        ret = ENOMEM;
+        goto out;
     }
     /* the live bindings; expired ones drop out here too */
     for (unsigned i = 0; i < n_old; i++) {
@@ -215,9 +241,7 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
         }
         struct loc_contact k = {0};
         uint64_t id = atomic_fetch_add_explicit(&sa->ul->ruid_counter, 1, memory_order_relaxed);
-        int rl = snprintf(ruids[j], sizeof(ruids[j]), "uloc-%x-%lx-%llx", sa->ul->server_id,
-                          (unsigned long)sa->now, (unsigned long long)id);
-        k.ruid = slice_make(ruids[j], (size_t)rl);
+        k.ruid = make_ruid(ruids[j], sa->ul->server_id, (uint64_t)sa->now, id);
         k.uri = rc->uri;
         k.expires = sa->now + rc->expires;
         k.q = rc->q;
@@ -239,8 +263,11 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
         if (n && !*next)
             ret = ENOMEM;
     }
-    free(out);
-    free(ruids);
+out:
+    if (out != out_local)
+        free(out);
+    if (ruids != ruids_local)
+        free(ruids);
     return ret;
 }
 

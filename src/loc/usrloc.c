@@ -175,7 +175,8 @@ struct loc_set *loc_set_build(struct slice aor, const struct loc_contact *c, uns
         d->instance = copy_into(&p, c[i].instance);
         d->ruid = copy_into(&p, c[i].ruid);
     }
-    qsort(s->c, n, sizeof(s->c[0]), by_q_then_newest);
+    if (n > 1)
+        qsort(s->c, n, sizeof(s->c[0]), by_q_then_newest);
     return s;
 }
 
