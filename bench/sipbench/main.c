@@ -28,13 +28,14 @@ static const char usage_text[] =
     "                         [--algorithm MD5|SHA-256] [--qop]\n"
     "       sipbench options  --target HOST[:PORT] [load options] [--domain D] [--ruri URI]\n"
     "       sipbench reflect  --listen ADDR:PORT [--threads N] [--duration S] [--realm R]\n"
-    "                         [--algorithm LIST] [--qop] [--batch N]\n"
+    "                         [--algorithm LIST] [--qop] [--trying] [--batch N]\n"
     "\n"
     "register: each operation is REGISTER, 401/407, REGISTER with digest credentials, 2xx.\n"
     "options:  each operation is one OPTIONS answered by a 2xx.\n"
     "reflect:  answers REGISTER with 401 (no Authorization) or 200, OPTIONS with 200;\n"
     "          checks nothing; prints the bound port; stops on SIGINT/SIGTERM or --duration\n"
-    "          (default 3600 s).\n"
+    "          (default 3600 s). --trying: a 100 Trying before each REGISTER's reply, as a\n"
+    "          registrar whose route starts with sl_send_reply(\"100\", \"Trying\") sends.\n"
     "\n"
     "users (register):\n"
     "  --users A..B | TEXT{A..B}TEXT   numbered users: 1000..1999, u{1..200}, {0001..0200}\n"
@@ -121,7 +122,7 @@ struct cli {
     const char *listen, *realm;
     const char *rate, *concurrency, *duration, *count, *timeout, *threads, *sockets, *batch;
     const char *max_inflight, *expires, *burst;
-    bool qop, json, quiet;
+    bool qop, json, quiet, trying;
 };
 
 /* The long options: a string value, or a flag (no value), and where it goes in struct cli. */
@@ -148,6 +149,7 @@ static const struct {
     CLI_STR("expires", expires),
     CLI_STR("algorithm", algorithm),
     CLI_FLAG("qop", qop),
+    CLI_FLAG("trying", trying),
     CLI_STR("rate", rate),
     CLI_STR("concurrency", concurrency),
     CLI_STR("duration", duration),
@@ -345,7 +347,7 @@ static int cmd_reflect(int argc, char **argv)
         c.concurrency || c.count || c.timeout || c.sockets || c.max_inflight || c.json || c.quiet ||
         c.burst || c.expires)
         return usage_error("reflect takes --listen, --threads, --duration, --realm, "
-                           "--algorithm, --qop and --batch");
+                           "--algorithm, --qop, --trying and --batch");
     if (!c.listen)
         return usage_error("--listen ADDR:PORT is required (port 0: any free one)");
     if (sb_addr_parse(&cfg.listen, c.listen, 5060, err, sizeof(err)) != 0)
@@ -373,6 +375,7 @@ static int cmd_reflect(int argc, char **argv)
         p += n + (comma != NULL);
     }
     cfg.qop = c.qop;
+    cfg.trying = c.trying;
     return sb_reflect(&cfg);
 }
 

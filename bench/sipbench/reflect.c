@@ -49,11 +49,12 @@ struct rf_worker {
     char *rx_buf, *tx_buf;
     struct arena arena;
     char *arena_buf;
-    uint64_t received, replied_401, replied_200, ignored, send_errors;
+    uint64_t received, replied_100, replied_401, replied_200, ignored, send_errors;
 };
 
-/* The reply to one datagram into out; its length, or 0 for none. */
-static size_t answer(struct rf_worker *w, const char *in, size_t len, char *out)
+/* The replies to one datagram into out (RF_TX_MAX each): their count (0 for
+ * none, 2 with a 100 Trying first), lens[] their lengths. */
+static unsigned answer(struct rf_worker *w, const char *in, size_t len, char *out, size_t lens[2])
 {
     struct sip_msg msg;
     struct sip_error err;
@@ -73,14 +74,24 @@ static size_t answer(struct rf_worker *w, const char *in, size_t len, char *out)
     } else {
         return 0;
     }
-    struct sip_buf b = {out, 0, RF_TX_MAX};
+    unsigned n = 0;
+    if (w->sh->cfg->trying && msg.method_id == SIP_METHOD_REGISTER) {
+        struct sip_reply_opts none = {.to_tag = SLICE_NULL};
+        struct sip_buf t = {out, 0, RF_TX_MAX};
+        if (sip_build_reply(&t, &msg, 100, SLICE_NULL, &none) != 0)
+            return 0;
+        lens[n++] = t.len;
+        w->replied_100++;
+    }
+    struct sip_buf b = {out + (size_t)n * RF_TX_MAX, 0, RF_TX_MAX};
     if (sip_build_reply(&b, &msg, code, SLICE_NULL, &opts) != 0)
         return 0;
     if (code == 401)
         w->replied_401++;
     else
         w->replied_200++;
-    return b.len;
+    lens[n++] = b.len;
+    return n;
 }
 
 static void *worker_main(void *arg)
@@ -96,20 +107,22 @@ static void *worker_main(void *arg)
         unsigned m = 0;
         for (int i = 0; i < n; i++) {
             w->received++;
-            size_t len = 0;
+            size_t lens[2];
+            unsigned k = 0;
             if (!(w->rx[i].msg_hdr.msg_flags & MSG_TRUNC))
-                len = answer(w, w->rx_buf + (size_t)i * RF_RX_MAX, w->rx[i].msg_len,
-                             w->tx_buf + (size_t)m * RF_TX_MAX);
-            if (len == 0) {
+                k = answer(w, w->rx_buf + (size_t)i * RF_RX_MAX, w->rx[i].msg_len,
+                           w->tx_buf + (size_t)m * RF_TX_MAX, lens);
+            if (k == 0) {
                 w->ignored++;
                 continue;
             }
-            w->tx_iov[m] = (struct iovec){w->tx_buf + (size_t)m * RF_TX_MAX, len};
-            w->tx[m].msg_hdr = (struct msghdr){.msg_name = &w->peers[i],
-                                               .msg_namelen = w->rx[i].msg_hdr.msg_namelen,
-                                               .msg_iov = &w->tx_iov[m],
-                                               .msg_iovlen = 1};
-            m++;
+            for (unsigned j = 0; j < k; j++, m++) {
+                w->tx_iov[m] = (struct iovec){w->tx_buf + (size_t)m * RF_TX_MAX, lens[j]};
+                w->tx[m].msg_hdr = (struct msghdr){.msg_name = &w->peers[i],
+                                                   .msg_namelen = w->rx[i].msg_hdr.msg_namelen,
+                                                   .msg_iov = &w->tx_iov[m],
+                                                   .msg_iovlen = 1};
+            }
         }
         unsigned sent = 0;
         while (sent < m) {
@@ -156,12 +169,12 @@ static int worker_init(struct rf_worker *w, struct rf_shared *sh, const struct s
     struct timeval tv = {0, 100000}; /* the stop flag is looked at this often */
     setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     w->rx = calloc(batch, sizeof(*w->rx));
-    w->tx = calloc(batch, sizeof(*w->tx));
+    w->tx = calloc(2 * (size_t)batch, sizeof(*w->tx));
     w->rx_iov = calloc(batch, sizeof(*w->rx_iov));
-    w->tx_iov = calloc(batch, sizeof(*w->tx_iov));
+    w->tx_iov = calloc(2 * (size_t)batch, sizeof(*w->tx_iov));
     w->peers = calloc(batch, sizeof(*w->peers));
     w->rx_buf = malloc((size_t)batch * RF_RX_MAX);
-    w->tx_buf = malloc((size_t)batch * RF_TX_MAX);
+    w->tx_buf = malloc(2 * (size_t)batch * RF_TX_MAX);
     w->arena_buf = malloc(RF_ARENA);
     if (!w->rx || !w->tx || !w->rx_iov || !w->tx_iov || !w->peers || !w->rx_buf || !w->tx_buf ||
         !w->arena_buf) {
@@ -261,21 +274,22 @@ int sb_reflect(const struct sb_reflect_config *cfg)
             break;
     }
     atomic_store(&sh.stop, true);
-    uint64_t received = 0, r401 = 0, r200 = 0, ignored = 0, send_errors = 0;
+    uint64_t received = 0, r100 = 0, r401 = 0, r200 = 0, ignored = 0, send_errors = 0;
     for (uint32_t i = 0; i < cfg->threads; i++) {
         if (!w[i].running)
             continue;
         pthread_join(w[i].tid, NULL);
         received += w[i].received;
+        r100 += w[i].replied_100;
         r401 += w[i].replied_401;
         r200 += w[i].replied_200;
         ignored += w[i].ignored;
         send_errors += w[i].send_errors;
     }
     fprintf(stderr,
-            "sipbench reflect: received %" PRIu64 ", replied 401 %" PRIu64 ", 200 %" PRIu64
-            ", ignored %" PRIu64 ", send errors %" PRIu64 "\n",
-            received, r401, r200, ignored, send_errors);
+            "sipbench reflect: received %" PRIu64 ", replied 100 %" PRIu64 ", 401 %" PRIu64
+            ", 200 %" PRIu64 ", ignored %" PRIu64 ", send errors %" PRIu64 "\n",
+            received, r100, r401, r200, ignored, send_errors);
     status = 0;
 out:
     for (uint32_t i = 0; i < cfg->threads; i++)

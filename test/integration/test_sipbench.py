@@ -103,12 +103,30 @@ class SipbenchReflectTest(unittest.TestCase):
         self.assertEqual(s["credentials"], {"MD5": 2000, "SHA-256": 0, "qop": 0})
         self.assertEqual(s["request_latency_ms"]["count"], 4000)
         # the reflector saw every request (and any retransmission: T1 is 500 ms)
-        counts = re.search(r"received (\d+), replied 401 (\d+), 200 (\d+)", r.close())
+        counts = re.search(r"received (\d+), replied 100 (\d+), 401 (\d+), 200 (\d+)", r.close())
         self.assertIsNotNone(counts)
-        received, got_401, got_200 = (int(x) for x in counts.groups())
+        received, got_100, got_401, got_200 = (int(x) for x in counts.groups())
         self.assertEqual(received, 4000 + s["retransmissions"])
+        self.assertEqual(got_100, 0)
         self.assertGreaterEqual(got_401, 2000)
         self.assertGreaterEqual(got_200, 2000)
+
+    def test_register_with_100_trying(self):
+        # --trying: a 100 before each final reply, as the seed's REGISTER route sends
+        r = self.reflector("--trying")
+        code, s, err = sipbench_json("register", "--target", r.target, "--users", USERS,
+                                     "--password", PASSWORD, "--count", 500,
+                                     "--concurrency", 20, "--timeout", 5)
+        self.assertEqual(code, 0, err)
+        self.check_complete(s, 500)
+        self.assertEqual(s["requests"], 1000)
+        counts = re.search(r"received (\d+), replied 100 (\d+), 401 (\d+), 200 (\d+)", r.close())
+        self.assertIsNotNone(counts)
+        received, got_100, got_401, got_200 = (int(x) for x in counts.groups())
+        self.assertEqual(got_100, received)  # one per REGISTER, retransmissions too
+        self.assertEqual(got_401 + got_200, received)
+        # every 100 reached sipbench: four responses per registration
+        self.assertEqual(s["responses"], 4 * 500 + 2 * s["retransmissions"])
 
     def test_register_sha256_qop_threads_sockets_csv(self):
         # the reflector offers SHA-256 then MD5, with qop: the first supported one is taken
