@@ -9,7 +9,8 @@
 -- (scripts/db creates the database as utf8mb4).
 
 -- Which layout version each table has; Kamailio refuses to start on a
--- mismatch, sipd checks the same rows.
+-- mismatch. sipd's usrloc checks the location (9) and aliases (8 or 9) rows
+-- the same way when it has a database (db_check_version).
 CREATE TABLE `version` (
     `id`            INT(10) UNSIGNED NOT NULL AUTO_INCREMENT,
     `table_name`    VARCHAR(32)      NOT NULL,

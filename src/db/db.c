@@ -952,3 +952,59 @@ int db_rollback(struct db_conn *c)
     c->txn_broken = false;
     return 0;
 }
+
+struct version_arg {
+    unsigned version;
+    bool found;
+};
+
+static int version_row(void *arg, const struct db_val *cols, unsigned ncols)
+{
+    struct version_arg *va = arg;
+    if (ncols == 1 && cols[0].type == DB_INT && cols[0].i >= 0) {
+        va->version = (unsigned)cols[0].i;
+        va->found = true;
+    }
+    return 0;
+}
+
+int db_table_version(struct db_conn *c, const char *table, unsigned *version)
+{
+    struct db_stmt *s;
+    struct version_arg va = {0, false};
+    int err = db_prepare(c, "SELECT table_version FROM version WHERE table_name = ?", &s);
+    if (!err)
+        err = db_query(s, (struct db_val[]){DB_VAL_STR(slice_from_str(table))}, 1, version_row,
+                       &va);
+    if (err)
+        return err;
+    if (!va.found)
+        return ENOENT;
+    *version = va.version;
+    return 0;
+}
+
+int db_check_version(struct db_conn *c, const char *table, const unsigned *want, unsigned n,
+                     char *why, size_t why_cap)
+{
+    unsigned v = 0;
+    int err = db_table_version(c, table, &v);
+    if (err == EAGAIN)
+        return EAGAIN;
+    if (err == ENOENT) {
+        snprintf(why, why_cap, "table %s has no row in the version table (Kamailio's "
+                 "standard-create.sql and sql/kamailio-compat.sql create them)", table);
+        return EINVAL;
+    }
+    if (err) {
+        snprintf(why, why_cap, "cannot read the version of table %s (is there a version "
+                 "table? see sql/README.md)", table);
+        return EINVAL;
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (v == want[i])
+            return 0;
+    snprintf(why, why_cap, "table %s has layout version %u in the version table; sipd reads "
+             "version %u (Kamailio 5.x's layout, sql/kamailio-compat.sql)", table, v, want[0]);
+    return EINVAL;
+}

@@ -169,6 +169,23 @@ int db_begin(struct db_conn *c);
 int db_commit(struct db_conn *c);
 int db_rollback(struct db_conn *c);
 
+/*
+ * The layout version Kamailio's `version` table records for table (the
+ * rows Kamailio checks at start and sipd checks the same way). 0 and
+ * *version, ENOENT when there is no row for it (or no version table:
+ * EINVAL then, logged), EAGAIN when the database is unreachable.
+ */
+int db_table_version(struct db_conn *c, const char *table, unsigned *version);
+
+/*
+ * Checks that table's recorded version is one of want[0..n): 0, or EINVAL
+ * with "table T has layout version V in the version table; sipd reads
+ * version W (Kamailio 5.x)" (or "has no row in the version table") in why;
+ * EAGAIN when the database is unreachable (the caller decides).
+ */
+int db_check_version(struct db_conn *c, const char *table, const unsigned *want, unsigned n,
+                     char *why, size_t why_cap);
+
 /* ---------------------------------------------------------------- job queue */
 
 /*

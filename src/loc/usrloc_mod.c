@@ -167,6 +167,16 @@ static int usrloc_init(void **state, const void *params, const struct mod_env *e
         snprintf(err, cap, "out of memory");
         return ENOMEM;
     }
+    /* the layouts we read, as Kamailio checks them; aliases: registrar-create.sql
+     * records 8 for the same layout that usrloc's location has at 9 */
+    static const unsigned location_v[] = {9}, aliases_v[] = {8, 9};
+    int vret = db_check_version(ul->timer_conn.c, "location", location_v, 1, why, sizeof(why));
+    if (!vret)
+        vret = db_check_version(ul->timer_conn.c, "aliases", aliases_v, 2, why, sizeof(why));
+    if (vret == EINVAL) {
+        snprintf(err, cap, "db_url: %s", why);
+        return EINVAL;
+    }
     if (ul->p.db_mode == DB_MODE_ONLY)
         return 0;
     /* modes 1 and 2 start from what the database holds for this node */

@@ -358,6 +358,20 @@ class RegistrarDatabaseTest(SipdTestCase):
         self.assertEqual(status_of(request_to(sipd, "3000")), 299)
 
 
+    def test_wrong_table_version_refuses_to_start(self):
+        # Kamailio refuses a table whose recorded layout it does not read; so does sipd
+        self.db.sql("USE ser; UPDATE version SET table_version = 7 WHERE table_name = 'location'")
+        self.addCleanup(self.db.sql, "USE ser; UPDATE version SET table_version = 9 "
+                                     "WHERE table_name = 'location'")
+        sipd = self.new_sipd(ROUTES, db_url=self.db.url, start=False,
+                             modules={"usrloc": {"db_mode": 2}})
+        sipd.start(wait=False)
+        code = sipd.proc.wait(timeout=30)
+        self.assertNotEqual(code, 0)
+        self.assertIn("db_url: table location has layout version 7 in the version table; sipd "
+                      "reads version 9", sipd.log())
+
+
 class SharedDatabaseTest(SipdTestCase):
     """Several sipd instances on one database: db_mode 3, and server_id in write-back."""
 

@@ -997,6 +997,32 @@ static void test_schema_matches_kamailio(void **state)
     db_close(db);
 }
 
+/* The version rows, as Kamailio checks them at start. */
+static void test_table_versions(void **state)
+{
+    (void)state;
+    struct db *db = open_db(srv.url_sock, NULL);
+    struct db_conn *c;
+    char why[256];
+    unsigned v = 0;
+    assert_int_equal(db_conn_new(db, &c), 0);
+    assert_int_equal(db_table_version(c, "location", &v), 0);
+    assert_int_equal(v, 9);
+    assert_int_equal(db_table_version(c, "subscriber", &v), 0);
+    assert_int_equal(v, 7);
+    assert_int_equal(db_table_version(c, "no_such_table", &v), ENOENT);
+    static const unsigned nine[] = {9}, eight_or_nine[] = {8, 9}, seven[] = {7};
+    assert_int_equal(db_check_version(c, "location", nine, 1, why, sizeof(why)), 0);
+    assert_int_equal(db_check_version(c, "aliases", eight_or_nine, 2, why, sizeof(why)), 0);
+    assert_int_equal(db_check_version(c, "location", seven, 1, why, sizeof(why)), EINVAL);
+    assert_string_equal(why, "table location has layout version 9 in the version table; sipd "
+                             "reads version 7 (Kamailio 5.x's layout, sql/kamailio-compat.sql)");
+    assert_int_equal(db_check_version(c, "nothing", seven, 1, why, sizeof(why)), EINVAL);
+    assert_non_null(strstr(why, "table nothing has no row in the version table"));
+    db_conn_free(c);
+    db_close(db);
+}
+
 /* ---- an outage ------------------------------------------------------------------------- */
 
 static void test_outage(void **state)
@@ -1476,6 +1502,7 @@ int main(void)
         cmocka_unit_test(test_backoff_no_server),
         cmocka_unit_test(test_killed_connection),
         cmocka_unit_test(test_schema_matches_kamailio),
+        cmocka_unit_test(test_table_versions),
         cmocka_unit_test(test_jobq_order),
         cmocka_unit_test(test_jobq_stop_up),
         cmocka_unit_test(test_outage),
