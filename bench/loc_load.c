@@ -113,11 +113,12 @@ out:
     return ns;
 }
 
-static int forget_dirty(void *arg, struct slice aor, const struct loc_set *set)
+static int forget_dirty(void *arg, struct slice aor, const struct loc_set *set, bool shrunk)
 {
     (void)arg;
     (void)aor;
     (void)set;
+    (void)shrunk;
     return 0;
 }
 

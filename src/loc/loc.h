@@ -86,11 +86,14 @@ unsigned loc_expire(struct loc_table *t, time_t now);
 
 /*
  * Hands every dirty AOR to fn (with its current set, NULL when it was
- * removed) and clears its dirty mark. If fn returns non-zero (the database
+ * removed) and clears its dirty mark. shrunk is false when no contact has
+ * left the AOR since its last write (and it was not marked again after a
+ * failed one): then writing each contact over its row (by ruid) is the
+ * whole write, nothing needs deleting. If fn returns non-zero (the database
  * is away) the AOR stays dirty and the walk stops: nothing is lost.
  * Writer; one caller at a time (the flusher).
  */
-typedef int loc_dirty_fn(void *arg, struct slice aor, const struct loc_set *set);
+typedef int loc_dirty_fn(void *arg, struct slice aor, const struct loc_set *set, bool shrunk);
 int loc_take_dirty(struct loc_table *t, loc_dirty_fn *fn, void *arg);
 
 /*

@@ -37,6 +37,7 @@ enum {
     UL_STMT_DELETE,     /* this node's rows of an AOR */
     UL_STMT_DELETE_ALL, /* every node's rows of an AOR (db_mode 3) */
     UL_STMT_INSERT,
+    UL_STMT_UPSERT,     /* a contact over its row (by ruid), or a new row */
     UL_STMT_LOAD,
     UL_STMT_READ,
     UL_STMT_READ_LOCK,  /* SELECT ... FOR UPDATE, inside a transaction (db_mode 3 save) */

@@ -40,6 +40,7 @@ struct loc_rec {
     struct loc_rec *dirty_next;
     bool dead;           /* under lock */
     bool dirty;          /* under lock: on the dirty list */
+    bool shrunk;         /* under lock: a contact left since the last write */
     unsigned long hash;
     size_t aor_len;
     char aor[];
@@ -287,6 +288,23 @@ static struct loc_rec *lock_rec(struct loc_table *t, struct slice aor, int *err)
     }
 }
 
+/* Whether a contact of old (by ruid) is missing from next. */
+static bool lost_contact(const struct loc_set *old, const struct loc_set *next)
+{
+    if (!old)
+        return false;
+    if (!next)
+        return old->n > 0;
+    for (unsigned i = 0; i < old->n; i++) {
+        unsigned j = 0;
+        while (j < next->n && !slice_eq(next->c[j].ruid, old->c[i].ruid))
+            j++;
+        if (j == next->n)
+            return true;
+    }
+    return false;
+}
+
 int loc_edit(struct loc_table *t, struct slice aor, loc_edit_fn *fn, void *arg)
 {
     int err = 0;
@@ -303,6 +321,8 @@ int loc_edit(struct loc_table *t, struct slice aor, loc_edit_fn *fn, void *arg)
         rcu_assign_pointer(r->set, next);
         int64_t delta = (int64_t)(next ? next->n : 0) - (int64_t)(old ? old->n : 0);
         atomic_fetch_add_explicit(&t->contacts, (uint64_t)delta, memory_order_relaxed);
+        if (t->track_dirty && lost_contact(old, next))
+            r->shrunk = true;
         mark_dirty(t, r);
     }
     bool free_rec = false;
@@ -419,7 +439,7 @@ int loc_take_dirty(struct loc_table *t, loc_dirty_fn *fn, void *arg)
     while (list) {
         struct loc_rec *r = list;
         pthread_mutex_lock(&r->lock);
-        int ret = fn(arg, slice_make(r->aor, r->aor_len), r->set);
+        int ret = fn(arg, slice_make(r->aor, r->aor_len), r->set, r->shrunk || r->dead);
         if (ret) {
             /* put the rest back in front, in order: later edits appended
              * meanwhile stay behind them */
@@ -437,6 +457,7 @@ int loc_take_dirty(struct loc_table *t, loc_dirty_fn *fn, void *arg)
         }
         list = r->dirty_next;
         r->dirty = false;
+        r->shrunk = false;
         r->dirty_next = NULL;
         bool dead = r->dead;
         pthread_mutex_unlock(&r->lock);
@@ -459,6 +480,7 @@ int loc_redirty(struct loc_table *t, struct slice aor)
         pthread_mutex_lock(&r->lock);
         urcu_memb_read_unlock();
         if (!r->dead) {
+            r->shrunk = true; /* what reached the database is unknown: rewrite it whole */
             mark_dirty(t, r);
             pthread_mutex_unlock(&r->lock);
             return 0;

@@ -41,6 +41,20 @@ static const char *sql_text(unsigned table, unsigned kind, char *buf, size_t cap
                  "?, ?, ?)",
                  t);
         break;
+    case UL_STMT_UPSERT:
+        snprintf(buf, cap,
+                 "INSERT INTO %s (" COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                 "?, ?, ?) ON DUPLICATE KEY UPDATE username = VALUES(username), "
+                 "domain = VALUES(domain), contact = VALUES(contact), "
+                 "received = VALUES(received), path = VALUES(path), expires = VALUES(expires), "
+                 "q = VALUES(q), callid = VALUES(callid), cseq = VALUES(cseq), "
+                 "last_modified = VALUES(last_modified), flags = VALUES(flags), "
+                 "cflags = VALUES(cflags), user_agent = VALUES(user_agent), "
+                 "socket = VALUES(socket), methods = VALUES(methods), "
+                 "instance = VALUES(instance), reg_id = VALUES(reg_id), "
+                 "server_id = VALUES(server_id)",
+                 t);
+        break;
     case UL_STMT_LOAD:
         snprintf(buf, cap,
                  "SELECT " COLS " FROM %s WHERE server_id = ? ORDER BY username, domain", t);
@@ -67,7 +81,7 @@ static int stmt(struct ul_conn *c, struct ul_table *t, unsigned kind, struct db_
 {
     struct db_stmt **s = &c->stmt[t->index][kind];
     if (!*s) {
-        char sql[512];
+        char sql[2048];
         int err = db_prepare(c->c, sql_text(t->index, kind, sql, sizeof(sql)), s);
         if (err)
             return err;
@@ -94,12 +108,13 @@ static struct db_val str_or_null(struct slice s)
     return s.p ? DB_VAL_STR(s) : DB_VAL_NULL;
 }
 
-/* Inserts set's contacts as the AOR's rows (server_id: each contact's own). */
-static int insert_set(struct ul_conn *c, struct ul_table *t, struct slice user,
-                      struct slice domain, const struct loc_set *set)
+/* Inserts set's contacts as the AOR's rows (server_id: each contact's own);
+ * with kind UL_STMT_UPSERT over the rows of the same ruid where they exist. */
+static int write_set(struct ul_conn *c, struct ul_table *t, unsigned kind, struct slice user,
+                     struct slice domain, const struct loc_set *set)
 {
     struct db_stmt *ins;
-    int err = stmt(c, t, UL_STMT_INSERT, &ins);
+    int err = stmt(c, t, kind, &ins);
     for (unsigned i = 0; !err && set && i < set->n; i++) {
         const struct loc_contact *k = &set->c[i];
         struct db_val v[NCOLS] = {
@@ -143,7 +158,7 @@ int ul_db_write_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, st
     struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain), DB_VAL_INT(ul->server_id)};
     err = db_exec(del, key, 3, NULL);
     if (!err)
-        err = insert_set(c, t, user, domain, set);
+        err = write_set(c, t, UL_STMT_INSERT, user, domain, set);
     if (!err)
         err = db_commit(c->c);
     if (err) {
@@ -167,7 +182,7 @@ int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, 
     struct db_val key[2] = {DB_VAL_STR(user), str_or_null(domain)};
     err = db_exec(del, key, 2, NULL);
     if (!err)
-        err = insert_set(c, t, user, domain, set);
+        err = write_set(c, t, UL_STMT_INSERT, user, domain, set);
     if (!err)
         atomic_fetch_add_explicit(&ul->rows_written, set ? set->n : 0, memory_order_relaxed);
     return err;
@@ -175,7 +190,10 @@ int ul_db_replace_aor(struct usrloc *ul, struct ul_conn *c, struct ul_table *t, 
 
 /*
  * Write-back in batches: up to flush_batch AORs go into one transaction
- * (each AOR: delete this node's rows, insert its contacts). loc_take_dirty
+ * (each AOR: delete this node's rows, insert its contacts; or, when no
+ * contact has left it since its last write, each contact written over its
+ * row by ruid, INSERT ... ON DUPLICATE KEY UPDATE, one statement a contact,
+ * as Kamailio's one UPDATE per contact). loc_take_dirty
  * clears an AOR's dirty mark as soon as it is handed over, so the AORs of
  * the open batch are remembered: when a statement or the commit fails, the
  * batch is rolled back and every AOR in it marked dirty again (removed ones
@@ -220,7 +238,7 @@ static int batch_commit(struct flush_arg *fa)
     return 0;
 }
 
-static int flush_one(void *arg, struct slice aor, const struct loc_set *set)
+static int flush_one(void *arg, struct slice aor, const struct loc_set *set, bool shrunk)
 {
     struct flush_arg *fa = arg;
     struct db_stmt *del;
@@ -238,14 +256,20 @@ static int flush_one(void *arg, struct slice aor, const struct loc_set *set)
     fa->batch[fa->n] = copy;
     fa->lens[fa->n++] = aor.len;
     ul_split_aor(fa->ul, aor, &user, &domain);
-    err = stmt(fa->c, fa->t, UL_STMT_DELETE, &del);
-    if (!err) {
-        struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain),
-                                DB_VAL_INT(fa->ul->server_id)};
-        err = db_exec(del, key, 3, NULL);
+    if (!shrunk && set) {
+        /* nothing left since the last write: each contact over its row, one
+         * statement per contact (a re-registration is one UPDATE) */
+        err = write_set(fa->c, fa->t, UL_STMT_UPSERT, user, domain, set);
+    } else {
+        err = stmt(fa->c, fa->t, UL_STMT_DELETE, &del);
+        if (!err) {
+            struct db_val key[3] = {DB_VAL_STR(user), str_or_null(domain),
+                                    DB_VAL_INT(fa->ul->server_id)};
+            err = db_exec(del, key, 3, NULL);
+        }
+        if (!err)
+            err = write_set(fa->c, fa->t, UL_STMT_INSERT, user, domain, set);
     }
-    if (!err)
-        err = insert_set(fa->c, fa->t, user, domain, set);
     if (!err && fa->n == fa->cap)
         err = batch_commit(fa);
     else if (err)

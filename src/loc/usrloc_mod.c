@@ -117,11 +117,12 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-static int ignore_dirty(void *arg, struct slice aor, const struct loc_set *set)
+static int ignore_dirty(void *arg, struct slice aor, const struct loc_set *set, bool shrunk)
 {
     (void)arg;
     (void)aor;
     (void)set;
+    (void)shrunk;
     return 0;
 }
 

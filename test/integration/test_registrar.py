@@ -301,6 +301,38 @@ class RegistrarDatabaseTest(SipdTestCase):
         self.assertTrue(m and 3000 < int(m.group(1)) <= 3600, p.stdout)
         self.assertEqual(status_of(request_to(sipd, "100999")), 299)
 
+    def test_write_back_updates_rows_in_place_and_deletes_what_left(self):
+        sipd = self.registrar(interval=1)
+
+        def rows():
+            out = self.db.sql("SELECT id, contact, cseq FROM location WHERE username = '2100' "
+                              "ORDER BY contact", "ser")
+            return [tuple(line.split("\t")) for line in out.splitlines() if line]
+
+        def wait_for(want):
+            deadline = time.time() + 15 * SLOW
+            while time.time() < deadline and rows() != want:
+                time.sleep(0.2)
+            self.assertEqual(rows(), want)
+
+        a, b = "<sip:2100@192.0.2.91>", "<sip:2100@192.0.2.92>"
+        sipp_register(sipd, "2100", a, 600, cseq=1)
+        deadline = time.time() + 15 * SLOW
+        while time.time() < deadline and len(rows()) != 1:
+            time.sleep(0.2)
+        self.assertEqual(len(rows()), 1)
+        row_id = rows()[0][0]
+        # a refresh: the same row updated, not deleted and inserted again (same id)
+        sipp_register(sipd, "2100", a, 1200, cseq=2)
+        wait_for([(row_id, "sip:2100@192.0.2.91", "2")])
+        # a second contact, then the first one leaves: its row goes
+        sipp_register(sipd, "2100", b, 600, cseq=3)
+        sipp_register(sipd, "2100", a, 0, cseq=4)
+        deadline = time.time() + 15 * SLOW
+        while time.time() < deadline and [r[1] for r in rows()] != ["sip:2100@192.0.2.92"]:
+            time.sleep(0.2)
+        self.assertEqual([r[1:] for r in rows()], [("sip:2100@192.0.2.92", "3")])
+
     def test_sigkill_after_a_flush_loses_nothing_flushed(self):
         sipd = self.registrar(interval=1)
         self.assertEqual(register_many(sipd, 200), 200)

@@ -1,4 +1,5 @@
-/* usrloc_test.c: tests src/loc/usrloc.c: edits, lookups, expiry, dirty tracking, and threads racing on one AOR. */
+/* usrloc_test.c: tests src/loc/usrloc.c: edits, lookups, expiry, dirty tracking, and threads racing
+ * on one AOR. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,9 +105,10 @@ struct seen {
     int calls;
     int removed;
     int fail_after;
+    int shrunk;
 };
 
-static int flush(void *arg, struct slice aor, const struct loc_set *set)
+static int flush(void *arg, struct slice aor, const struct loc_set *set, bool shrunk)
 {
     struct seen *s = arg;
     (void)aor;
@@ -115,6 +117,8 @@ static int flush(void *arg, struct slice aor, const struct loc_set *set)
     s->calls++;
     if (!set)
         s->removed++;
+    if (shrunk)
+        s->shrunk++;
     return 0;
 }
 
@@ -129,7 +133,7 @@ static void test_dirty_and_removal_reach_the_flusher(void **state)
     }
     assert_int_equal(loc_edit(t, SLICE_LIT("user0"), set_to, NULL), 0);
     /* the flusher fails after two: the rest stays dirty, nothing lost */
-    struct seen s = {0, 0, 2};
+    struct seen s = {0, 0, 2, 0};
     assert_int_equal(loc_take_dirty(t, flush, &s), -1);
     struct loc_counts k;
     loc_counts(t, &k);
@@ -138,9 +142,48 @@ static void test_dirty_and_removal_reach_the_flusher(void **state)
     assert_int_equal(loc_take_dirty(t, flush, &s), 0);
     assert_int_equal(s.calls, 5);
     assert_int_equal(s.removed, 1);
+    assert_int_equal(s.shrunk, 1); /* user0 lost its contact; the others only gained */
     loc_counts(t, &k);
     assert_int_equal(k.dirty, 0);
     assert_int_equal(k.aors, 4);
+}
+
+/* shrunk says when a write must delete: only after a contact left (or a failed write) */
+static void test_shrunk_marks_removals_only(void **state)
+{
+    struct loc_table *t = *state;
+    struct loc_contact a = contact("sip:a@192.0.2.1", 0, 1000, 1);
+    struct loc_contact b = contact("sip:b@192.0.2.2", 0, 1000, 2);
+    struct seen s = {0, 0, -1, 0};
+
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), add_one, &a), 0);
+    assert_int_equal(loc_take_dirty(t, flush, &s), 0);
+    assert_int_equal(s.shrunk, 0);
+    /* a refresh: the same contact (same ruid) in a new set, then one more */
+    struct loc_set *again = loc_set_build(SLICE_LIT("alice"), &a, 1);
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), set_to, again), 0);
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), add_one, &b), 0);
+    assert_int_equal(loc_take_dirty(t, flush, &s), 0);
+    assert_int_equal(s.calls, 2);
+    assert_int_equal(s.shrunk, 0);
+    /* a leaves and comes back before the flush: its row may be stale, rewrite whole */
+    struct loc_set *only_b = loc_set_build(SLICE_LIT("alice"), &b, 1);
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), set_to, only_b), 0);
+    struct loc_set *b_and_a = loc_set_build(SLICE_LIT("alice"), (struct loc_contact[]){b, a}, 2);
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), set_to, b_and_a), 0);
+    assert_int_equal(loc_take_dirty(t, flush, &s), 0);
+    assert_int_equal(s.calls, 3);
+    assert_int_equal(s.shrunk, 1);
+    /* after a failed write nothing is known of the rows: rewrite whole */
+    assert_int_equal(loc_redirty(t, SLICE_LIT("alice")), 0);
+    assert_int_equal(loc_take_dirty(t, flush, &s), 0);
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(s.shrunk, 2);
+    /* removed altogether */
+    assert_int_equal(loc_edit(t, SLICE_LIT("alice"), set_to, NULL), 0);
+    assert_int_equal(loc_take_dirty(t, flush, &s), 0);
+    assert_int_equal(s.removed, 1);
+    assert_int_equal(s.shrunk, 3);
 }
 
 static void test_expire(void **state)
@@ -245,7 +288,7 @@ static void test_threads_on_one_aor(void **state)
     assert_int_equal(k.contacts, s ? s->n : 0);
     assert_int_equal(k.aors, s ? 1 : 0);
     urcu_memb_read_unlock();
-    struct seen seen = {0, 0, -1};
+    struct seen seen = {0, 0, -1, 0};
     assert_int_equal(loc_take_dirty(t, flush, &seen), 0);
 }
 
@@ -253,8 +296,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_edit_get_sorted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dirty_and_removal_reach_the_flusher, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dirty_and_removal_reach_the_flusher, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shrunk_marks_removals_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_on_one_aor, setup, teardown),
     };
