@@ -56,6 +56,14 @@ const uint16_t sip_cclass[256] = {
     ['#'] = CC_URIC,
 };
 
+/* Generated from sip_cclass[] (see sip_int.h; the unit tests check them). */
+const uint8_t sip_nibble_lo[SIP_NIB_COUNT][16] = {
+    [SIP_NIB_TOKEN] = {0x3a, 0x3f, 0x3e, 0x3e, 0x3e, 0x3f, 0x3e, 0x3f, 0x3e, 0x3e, 0x3d, 0x15, 0x14,
+                       0x15, 0x35, 0x1c},
+    [SIP_NIB_PVAL] = {0x3a, 0x3f, 0x3e, 0x3e, 0x3e, 0x3f, 0x3e, 0x3f, 0x3e, 0x3e, 0x3f, 0x1d, 0x14,
+                      0x1d, 0x35, 0x1c},
+};
+
 const char *sip_scan_quoted(const char *p, const char *end)
 {
     p++; /* the opening quote */
@@ -162,53 +170,21 @@ bool sip_ipv6_valid(const char *p, size_t len)
     return compressed ? groups <= 7 : groups == 8;
 }
 
-/* sip_ipv4_valid() of a run known to hold only digits and dots: four
- * parts of one to three digits, each at most 255, unrolled. */
-static bool ipv4_digitdot_valid(const char *p, size_t n)
-{
-    const char *end = p + n;
-
-    for (int part = 0;; part++) {
-        if (p >= end || *p == '.')
-            return false;
-        unsigned v = (unsigned)(*p++ - '0');
-        if (p < end && *p != '.') {
-            v = v * 10 + (unsigned)(*p++ - '0');
-            if (p < end && *p != '.') {
-                v = v * 10 + (unsigned)(*p++ - '0');
-                if (v > 255)
-                    return false;
-            }
-        }
-        if (part == 3)
-            return p == end;
-        if (p >= end || *p != '.')
-            return false;
-        p++;
-    }
-}
-
 /* The length of the run of hostname characters (alphanum - . _) at p, at
- * most end - p; *digitdot says whether they are all digits and dots. */
-static inline size_t host_run(const char *p, const char *end, const char *lim, bool *digitdot)
+ * most end - p; *digitdot says whether they are all digits and dots.
+ * When the run is no IPv4 candidate and was classified in one 16-byte
+ * block, *labels is set to 1 when its dots and dashes obey the label rules
+ * of sip_scan_host() (no "..", ".-" or "-."), to 0 when they break them;
+ * otherwise it is left alone. */
+static inline size_t host_run(const char *p, const char *end, const char *lim, bool *digitdot,
+                              int *labels)
 {
     const char *s = p;
     bool dd = true;
 #if defined(__SSE2__)
     while (lim - p >= 16 && p < end) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
-        /* signed compares: bytes 0x80 and up are negative and fail all of them */
-        __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
-                                       _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
-        __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
-                                      _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
-        __m128i dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
-        __m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
-                                     _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
-        __m128i dd_v = _mm_or_si128(digit, dot);
-        unsigned host = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, other), dd_v));
-        unsigned ddm = (unsigned)_mm_movemask_epi8(dd_v);
+        unsigned ddm, dots, dashes;
+        unsigned host = sip_host_block(p, &ddm, &dots, &dashes);
         unsigned n = (unsigned)__builtin_ctz(~host); /* bit 16 is always clear */
         if ((size_t)(end - p) < n)
             n = (unsigned)(end - p);
@@ -217,12 +193,16 @@ static inline size_t host_run(const char *p, const char *end, const char *lim, b
             dd = false;
         p += n;
         if (n < 16) {
+            if (p - s == n && !dd) { /* a name in one block: its labels here */
+                *labels = sip_host_labels_ok(dots & want, dashes & want);
+            }
             *digitdot = dd;
             return (size_t)(p - s);
         }
     }
 #else
     (void)lim;
+    (void)labels;
 #endif
     while (p < end) {
         unsigned cls = sip_cclass[(unsigned char)*p];
@@ -251,77 +231,123 @@ const char *sip_scan_host(const char *p, const char *end, const char *lim, struc
     }
     /* The scan classifies 16 bytes at a time (byte by byte near the end of
      * the buffer) and tells digits and dots; the label rules are checked
-     * afterwards at the few dots and dashes. A hostname's labels are
-     * alphanum and '-', not starting or ending with '-'; a trailing dot is
-     * allowed; '_' is tolerated as real networks use it. Digits and dots
-     * only must be an IPv4 address (a top label starts with a letter). */
+     * from the same block's masks, or afterwards at the few dots when the
+     * run is longer. A hostname's labels are alphanum and '-', not starting
+     * or ending with '-'; a trailing dot is allowed; '_' is tolerated as
+     * real networks use it. Digits and dots only must be an IPv4 address
+     * (a top label starts with a letter). */
     const char *s = p;
     bool digitdot;
-    size_t n = host_run(p, end, lim, &digitdot);
+    int labels = -1;
+    size_t n = host_run(p, end, lim, &digitdot, &labels);
     if (n == 0)
         return NULL;
     p = s + n;
     *host = slice_make(s, n);
     if (digitdot) {
-        if (!ipv4_digitdot_valid(s, n))
+        if (!sip_ipv4_digitdot_valid(s, n))
             return NULL;
         *type = SIP_HOST_IPV4;
         return p;
     }
-    if (s[0] == '.' || s[0] == '-' || s[n - 1] == '-')
+    if (s[0] == '.' || s[0] == '-' || s[n - 1] == '-' || labels == 0)
         return NULL;
-    for (const char *d = find_byte_in(s, p, lim, '.'); d; d = find_byte_in(d + 1, p, lim, '.')) {
-        if (d[-1] == '-' || (d + 1 < p && (d[1] == '.' || d[1] == '-')))
-            return NULL;
+    if (labels < 0) {
+        for (const char *d = find_byte_in(s, p, lim, '.'); d;
+             d = find_byte_in(d + 1, p, lim, '.')) {
+            if (d[-1] == '-' || (d + 1 < p && (d[1] == '.' || d[1] == '-')))
+                return NULL;
+        }
     }
     *type = SIP_HOST_NAME;
     return p;
 }
 
-int sip_scan_params(const char *p, const char *end, bool list, const struct sip_param_want *want,
-                    unsigned nwant, struct slice *found, struct slice *params, const char **stop,
-                    const char **reason)
+/* A token (simd: with pshufb) or a parameter value from p. */
+static inline __attribute__((always_inline)) const char *
+scan_run(const char *p, const char *end, const char *lim, enum sip_nibble_class nib, unsigned cls,
+         const bool simd)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (simd)
+        return skip_nibble(p, end, lim, sip_nibble_lo[nib], cls);
+#else
+    (void)lim;
+    (void)nib;
+    (void)simd;
+#endif
+    return nib == SIP_NIB_TOKEN ? skip_token(p, end) : skip_class(p, end, cls);
+}
+
+/* A parameter value at p, no LWS before it: a quoted-string (quotes
+ * kept) or a token/host run. Returns its end (p when there is none), or
+ * NULL when a quote is not closed. */
+static inline __attribute__((always_inline)) const char *
+scan_value(const char *p, const char *end, const char *lim, const bool simd)
+{
+    if (p < end && *p == '"')
+        return sip_scan_quoted(p, end);
+    return scan_run(p, end, lim, SIP_NIB_PVAL, CC_PVAL, simd);
+}
+
+/*
+ * The scan, inlined into a build for SSSE3 (simd) and one without. LWS is
+ * allowed around every delimiter but rare, so it is looked for only where
+ * the byte found is not the one expected: before a name when the name is
+ * empty, before '=' when the byte is no '=', before a value when the value
+ * is empty, and after a value when the byte is no ';'.
+ */
+static inline __attribute__((always_inline)) int
+scan_params(const char *p, const char *end, const char *lim, bool list,
+            const struct sip_param_want *want, unsigned nwant, struct slice *found,
+            struct slice *params, const char **stop, const char **reason, const bool simd)
 {
     p = skip_lws(p, end);
     const char *start = p, *last = p;
 
     while (p < end) {
         if (*p != ';') {
+            if (cc_is(*p, CC_WS)) { /* LWS after the last value */
+                p = skip_lws(p, end);
+                continue;
+            }
             if (list && *p == ',')
                 break;
             *reason = "unexpected character after the value";
             return EBADMSG;
         }
-        p = skip_lws(p + 1, end);
-        const char *name = p;
-        p = skip_token(p, end);
-        size_t nlen = (size_t)(p - name);
-        if (nlen == 0) {
-            *reason = "empty parameter";
-            return EBADMSG;
+        const char *name = p + 1;
+        p = scan_run(name, end, lim, SIP_NIB_TOKEN, CC_TOKEN, simd);
+        if (p == name) {
+            name = skip_lws(name, end);
+            p = scan_run(name, end, lim, SIP_NIB_TOKEN, CC_TOKEN, simd);
+            if (p == name) {
+                *reason = "empty parameter";
+                return EBADMSG;
+            }
         }
+        size_t nlen = (size_t)(p - name);
         struct slice value = slice_make(p, 0); /* present and empty: no "=" */
         last = p;
-        p = skip_lws(p, end);
+        if (p < end && *p != '=')
+            p = skip_lws(p, end);
         if (p < end && *p == '=') {
-            p = skip_lws(p + 1, end);
-            const char *v = p;
-            if (p < end && *p == '"') {
-                p = sip_scan_quoted(p, end);
-                if (!p) {
-                    *reason = "unterminated quoted string in a parameter";
-                    return EBADMSG;
-                }
-            } else {
-                p = skip_class(p, end, CC_PVAL);
-                if (p == v) {
-                    *reason = "empty parameter value";
-                    return EBADMSG;
-                }
+            const char *v = p + 1;
+            p = scan_value(v, end, lim, simd);
+            if (p == v && v < end && cc_is(*v, CC_WS)) {
+                v = skip_lws(v, end);
+                p = scan_value(v, end, lim, simd);
+            }
+            if (!p) {
+                *reason = "unterminated quoted string in a parameter";
+                return EBADMSG;
+            }
+            if (p == v) {
+                *reason = "empty parameter value";
+                return EBADMSG;
             }
             value = slice_make(v, (size_t)(p - v));
             last = p;
-            p = skip_lws(p, end);
         }
         for (unsigned i = 0; i < nwant; i++) {
             if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
@@ -333,4 +359,21 @@ int sip_scan_params(const char *p, const char *end, bool list, const struct sip_
     *params = slice_make(start, (size_t)(last - start));
     *stop = p;
     return 0;
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"))) int
+sip_scan_params_ssse3(const char *p, const char *end, const char *lim, bool list,
+                      const struct sip_param_want *want, unsigned nwant, struct slice *found,
+                      struct slice *params, const char **stop, const char **reason)
+{
+    return scan_params(p, end, lim, list, want, nwant, found, params, stop, reason, true);
+}
+#endif
+
+int sip_scan_params_generic(const char *p, const char *end, const char *lim, bool list,
+                            const struct sip_param_want *want, unsigned nwant, struct slice *found,
+                            struct slice *params, const char **stop, const char **reason)
+{
+    return scan_params(p, end, lim, list, want, nwant, found, params, stop, reason, false);
 }

@@ -171,27 +171,35 @@ static const char *via_protocol(struct sip_via *via, const char *p, const char *
     return skip_lws(p + 1, end);
 }
 
+/* A failure: the Via reads as empty. */
+static int via_fail(struct sip_via *via, const char **reason, const char *why)
+{
+    zero_struct(via, sizeof(*via));
+    return fail(reason, why);
+}
+
+/* Each field is written once on the way (no zeroing first); a failure
+ * zeroes the whole value. */
 int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
                      bool list, const char **next, const char **reason)
 {
     const char *s;
     struct slice found[5] = {SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
-    zero_struct(via, sizeof(*via));
     p = skip_lws(p, end);
     const char *start = p;
     p = via_protocol(via, p, end);
     if (!p)
-        return fail(reason, "bad Via protocol");
+        return via_fail(via, reason, "bad Via protocol");
     s = p;
     p = skip_token(p, end);
     via->transport = slice_make(s, (size_t)(p - s));
     if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
-        return fail(reason, "bad Via transport");
+        return via_fail(via, reason, "bad Via transport");
     p = skip_lws(p, end);
-    p = sip_scan_host(p, end, lim, &via->host, &via->host_type);
+    p = sip_scan_host_in(p, end, lim, &via->host, &via->host_type);
     if (!p)
-        return fail(reason, "bad Via sent-by host");
+        return via_fail(via, reason, "bad Via sent-by host");
     const char *last = p;
     if (p < end && *p != ';' && *p != ':' && *p != ',')
         p = skip_lws(p, end);
@@ -203,31 +211,29 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const 
         via->port_str = slice_make(s, (size_t)(p - s));
         uint64_t port;
         if (slice_to_u64(via->port_str, 65535, &port) != 0 || port == 0)
-            return fail(reason, "bad Via sent-by port");
+            return via_fail(via, reason, "bad Via sent-by port");
         via->port = (uint16_t)port;
         last = p;
     } else {
+        via->port_str = SLICE_NULL;
+        via->port = 0;
         p = last;
     }
-    if (sip_scan_params(p, end, list, via_want, 5, found, &via->params, next, reason) != 0) {
-        *reason = "bad Via parameter";
-        return EBADMSG;
-    }
+    if (sip_scan_params(p, end, lim, list, via_want, 5, found, &via->params, next, reason) != 0)
+        return via_fail(via, reason, "bad Via parameter");
     if (via->params.len)
         last = slice_end(via->params);
     via->raw = slice_make(start, (size_t)(last - start));
     via->branch = found[0];
     if (slice_present(via->branch) && via->branch.len == 0)
-        return fail(reason, "empty Via branch");
+        return via_fail(via, reason, "empty Via branch");
     struct slice v = found[1];
     /* RFC 5118 4.5: tolerate a bracketed IPv6 reference */
     if (v.len >= 2 && v.p[0] == '[' && v.p[v.len - 1] == ']')
         v = slice_make(v.p + 1, v.len - 2);
     via->received = v;
-    if (slice_present(found[2])) {
-        via->rport = true;
-        via->rport_value = found[2].len ? found[2] : SLICE_NULL; /* absent: no value */
-    }
+    via->rport = slice_present(found[2]);
+    via->rport_value = found[2].len ? found[2] : SLICE_NULL; /* absent: no value */
     via->maddr = found[3];
     via->ttl = found[4];
     return 0;
@@ -248,6 +254,13 @@ static const struct sip_param_want na_want[] = {
     SIP_WANT("tag"), SIP_WANT("expires"), SIP_WANT("q"),
 };
 
+/* A failure before the URI was parsed: the URI reads as absent. */
+static int na_fail(struct sip_nameaddr *na, const char **reason, const char *why)
+{
+    zero_struct(&na->uri, sizeof(na->uri));
+    return fail(reason, why);
+}
+
 int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
                           const char *lim, bool allow_star, bool list, const char **next,
                           const char **reason)
@@ -255,14 +268,18 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     const char *after_uri;
     struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
-    zero_struct(na, sizeof(*na));
+    /* the URI is zeroed by sip_uri_parse_in(), or by na_fail() and the
+     * star case where that is not reached: each byte written once */
+    zero_struct(na, offsetof(struct sip_nameaddr, uri));
+    zero_struct(&na->params, sizeof(*na) - offsetof(struct sip_nameaddr, params));
     p = skip_lws(p, end);
     const char *start = p;
     if (p >= end || (list && *p == ','))
-        return fail(reason, "empty address");
+        return na_fail(na, reason, "empty address");
     if (allow_star && *p == '*') {
         const char *q = skip_lws(p + 1, end);
         if (q == end || (list && *q == ',')) {
+            zero_struct(&na->uri, sizeof(na->uri));
             na->star = true;
             na->raw = slice_make(p, 1);
             *next = q;
@@ -271,13 +288,16 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     }
     const char *lt = NULL;
     if (*p == '"') {
-        const char *q = sip_scan_quoted(p, end);
+        /* most display names hold no backslash: the closing quote in one
+         * search, the escape-aware scan otherwise */
+        const char *q = find_byte2_in(p + 1, end, lim, '"', '\\');
+        q = q && *q == '"' ? q + 1 : sip_scan_quoted(p, end);
         if (!q)
-            return fail(reason, "unterminated quoted display name");
+            return na_fail(na, reason, "unterminated quoted display name");
         na->display = slice_make(p, (size_t)(q - p));
         p = skip_lws(q, end);
         if (p >= end || *p != '<')
-            return fail(reason, "quoted display name without <URI>");
+            return na_fail(na, reason, "quoted display name without <URI>");
         lt = p;
     } else if (*p == '<') {
         lt = p;
@@ -294,7 +314,7 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     if (lt) {
         const char *gt = find_byte_in(lt, end, lim, '>');
         if (!gt)
-            return fail(reason, "missing > after <URI");
+            return na_fail(na, reason, "missing > after <URI");
         na->bracketed = true;
         na->uri_text = slice_make(lt + 1, (size_t)(gt - lt - 1));
         after_uri = gt + 1;
@@ -304,13 +324,14 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
         while (q < end && *q != ';' && *q != ',' && !cc_is(*q, CC_WS) && *q != '?')
             q++;
         if (q < end && (*q == '?' || (*q == ',' && !list)))
-            return fail(reason, "URI with ? or , outside <>");
+            return na_fail(na, reason, "URI with ? or , outside <>");
         na->uri_text = slice_make(p, (size_t)(q - p));
         after_uri = q;
     }
     if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
         return EBADMSG;
-    if (sip_scan_params(after_uri, end, list, na_want, 3, found, &na->params, next, reason) != 0)
+    if (sip_scan_params(after_uri, end, lim, list, na_want, 3, found, &na->params, next,
+                        reason) != 0)
         return EBADMSG;
     const char *last = na->params.len ? slice_end(na->params) : after_uri;
     na->raw = slice_make(start, (size_t)(last - start));
@@ -353,7 +374,7 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
         return fail(reason, "bad CSeq");
     p = skip_lws(p, end);
     s = p;
-    p = skip_token(p, end);
+    p = skip_class(p, end, CC_TOKEN); /* a method: mostly six letters or more */
     cseq->method = slice_make(s, (size_t)(p - s));
     if (cseq->method.len == 0 || skip_lws(p, end) != end)
         return fail(reason, "bad CSeq method");
@@ -368,7 +389,8 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
  * keep. 'exact' compares any bytes exactly (see name_ieq), so a match also
  * proves the name a token; otherwise the caller must have validated it.
  */
-static struct slice *digest_slot(struct sip_digest *d, const char *n, size_t len)
+static inline __attribute__((always_inline)) struct slice *digest_slot(struct sip_digest *d,
+                                                                       const char *n, size_t len)
 {
 #define DIGEST_NAME(lit, field)                                                                   \
     if (len == sizeof(lit) - 1 && name_ieq(n, "" lit, sizeof(lit) - 1))                          \
@@ -454,9 +476,9 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
         p = skip_lws(p + 1, end);
         struct slice value;
         if (p < end && *p == '"') {
-            const char *q = find_byte_in(p + 1, end, lim, '"');
+            const char *q = find_byte2_in(p + 1, end, lim, '"', '\\');
             /* a backslash before the first quote: the escape-aware scan */
-            if (!q || find_byte_in(p + 1, q, lim, '\\'))
+            if (!q || *q == '\\')
                 q = sip_scan_quoted(p, end);
             else
                 q++;
@@ -466,6 +488,9 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
             p = q;
         } else {
             s = p;
+            /* a token (MD5, auth, 00000001) four bytes at a time, then
+             * anything else up to ',' or LWS */
+            p = skip_class(p, end, CC_TOKEN);
             while (p < end && *p != ',' && !cc_is(*p, CC_WS))
                 p++;
             value = slice_make(s, (size_t)(p - s));

@@ -39,14 +39,12 @@ static int fail(struct sip_error *err, const char *base, const char *at, const c
  * order with a count of trailing zeros, instead of searching each line
  * byte by byte. Every LF of the header block is either a line end or a
  * fold, and both are consumed in order, so "the next LF" is always the one
- * that ends the current line. Offsets, not pointers, so that stepping past
- * the end is no out-of-bounds pointer arithmetic.
+ * that ends the current line.
  */
 struct lf_scan {
-    const char *p;   /* the message */
-    size_t len;
-    size_t block;    /* offset of the current 64-byte block */
-    uint64_t bits;   /* its LFs not yet taken */
+    const char *block; /* the current 64-byte block */
+    const char *end;   /* the end of the message */
+    uint64_t bits;     /* its LFs not yet taken */
 };
 
 static uint64_t lf_bits(const char *p, size_t n)
@@ -82,24 +80,24 @@ static uint64_t lf_bits(const char *p, size_t n)
 /* Starts the scan at p; the first LF returned is the first at or after p. */
 static void lf_scan_init(struct lf_scan *s, const char *p, const char *end)
 {
-    s->p = p;
-    s->len = (size_t)(end - p);
-    s->block = 0;
-    s->bits = lf_bits(p, s->len);
+    s->block = p;
+    s->end = end;
+    s->bits = lf_bits(p, (size_t)(end - p));
 }
 
-/* The next LF not yet taken, or the end of the message when none is left. */
+/* The next LF not yet taken, or the end of the message when none is left.
+ * The block never steps past the end. */
 static inline const char *lf_scan_next(struct lf_scan *s)
 {
     while (s->bits == 0) {
-        if (s->len - s->block <= 64) {
-            s->block = s->len;
-            return s->p + s->len;
+        if (s->end - s->block <= 64) {
+            s->block = s->end;
+            return s->end;
         }
         s->block += 64;
-        s->bits = lf_bits(s->p + s->block, s->len - s->block);
+        s->bits = lf_bits(s->block, (size_t)(s->end - s->block));
     }
-    const char *lf = s->p + s->block + (unsigned)__builtin_ctzll(s->bits);
+    const char *lf = s->block + (unsigned)__builtin_ctzll(s->bits);
     s->bits &= s->bits - 1;
     return lf;
 }
@@ -137,18 +135,20 @@ static bool is_version(struct slice v, bool *is_2_0)
 static int parse_request_line(struct sip_msg *msg, const char *base, const char *p,
                               const char *end, const char *lim, struct sip_error *err)
 {
-    const char *sp1 = p;
+    const char *sp1 = skip_class(p, end, CC_TOKEN);
 
-    while (sp1 < end && cc_is(*sp1, CC_TOKEN))
-        sp1++;
     if (sp1 == p || sp1 >= end || *sp1 != ' ')
         return fail(err, base, sp1, "bad request line", 400);
     msg->method = slice_make(p, (size_t)(sp1 - p));
     msg->method_id = sip_method_lookup(msg->method);
     const char *sp2 = end;
-    while (sp2 > sp1 && sp2[-1] != ' ')
-        sp2--;
-    sp2--; /* the last SP */
+    if (end - sp1 >= 9 && memcmp(end - 8, " SIP/2.0", 8) == 0) {
+        sp2 = end - 8; /* what everybody sends: the last SP found in one compare */
+    } else {
+        while (sp2 > sp1 && sp2[-1] != ' ')
+            sp2--;
+        sp2--; /* the last SP */
+    }
     if (sp2 == sp1)
         return fail(err, base, sp1, "bad request line", 400);
     if (sp1[1] == ' ')
@@ -283,81 +283,100 @@ static __attribute__((noinline)) const char *take_folds(struct lf_scan *ls, cons
 }
 
 /* Splits the header block, taking line ends from ls; *body_start is set
- * past the empty line, or NULL when the buffer ended first. */
-static int split_headers(struct sip_msg *msg, const char *base, struct lf_scan *ls,
+ * past the empty line, or NULL when the buffer ended first. The loop keeps
+ * the scan state, the header array and its count in locals (their
+ * addresses never escape, so they stay in registers) and stores the count
+ * back on every way out. */
+static int split_headers(struct sip_msg *msg, const char *base, const struct lf_scan *ls,
                          const char *p, const char *end, const struct sip_limits *lim,
                          const char **body_start, const struct sip_hdr **dup,
                          struct sip_error *err)
 {
-    uint16_t *last = msg->last;
+    struct lf_scan scan = *ls;
+    struct sip_hdr *hdrs = msg->hdrs;
+    unsigned n = msg->hdr_count;
+    int ret = 0;
 
     *body_start = NULL;
     *dup = NULL;
     while (p < end) {
-        const char *lf = lf_scan_next(ls);
+        const char *lf = lf_scan_next(&scan);
         const char *ce = content_end(p, lf);
         if (ce == p) { /* the empty line */
             *body_start = lf < end ? lf + 1 : end;
-            return 0;
+            break;
         }
-        if (cc_is(*p, CC_WS))
-            return fail(err, base, p, "folded line without a header", 400);
+        if (cc_is(*p, CC_WS)) {
+            ret = fail(err, base, p, "folded line without a header", 400);
+            break;
+        }
         if (__builtin_expect(lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'), 0)) {
-            lf = take_folds(ls, lf, end);
+            struct lf_scan fold = scan; /* its address escapes, not scan's */
+            lf = take_folds(&fold, lf, end);
+            scan = fold;
             ce = content_end(p, lf);
         }
         const char *next = lf < end ? lf + 1 : end;
         if ((size_t)(next - p) > lim->max_header_len) {
             fail(err, base, p, "header line too long", 513);
-            return EMSGSIZE; /* a limit, as sip_msg_parse() promises */
+            ret = EMSGSIZE; /* a limit, as sip_msg_parse() promises */
+            break;
         }
         /* the name: a token, then optional LWS, then ':' */
         const char *colon = find_colon(p, ce, end);
-        if (!colon)
-            return fail(err, base, p, "header line without a colon", 400);
+        if (!colon) {
+            ret = fail(err, base, p, "header line without a colon", 400);
+            break;
+        }
         const char *ne = colon;
         while (ne > p && cc_is(ne[-1], CC_WS))
             ne--;
         size_t name_len = (size_t)(ne - p);
         int t = name_len ? hdr_type_checked(p, name_len) : -1;
-        if (t < 0)
-            return fail(err, base, p, "header line without a colon", 400);
-        if (msg->hdr_count == msg->hdr_cap) {
-            if (msg->hdr_count >= lim->max_headers) {
+        if (t < 0) {
+            ret = fail(err, base, p, "header line without a colon", 400);
+            break;
+        }
+        if (n == msg->hdr_cap) {
+            if (n >= lim->max_headers) {
                 fail(err, base, p, "too many headers", 513);
-                return EMSGSIZE;
+                ret = EMSGSIZE;
+                break;
             }
+            msg->hdr_count = n;
             if (grow_hdrs(msg, lim) != 0)
                 return ENOMEM;
+            hdrs = msg->hdrs;
         }
         /* the value, without the LWS around it (folding included) */
         const char *vs = skip_lws(colon + 1, ce), *ve = ce;
         while (ve > vs && cc_is(ve[-1], CC_WS))
             ve--;
-        struct sip_hdr *h = &msg->hdrs[msg->hdr_count];
+        struct sip_hdr *h = &hdrs[n];
         h->line = slice_make(p, (size_t)(next - p));
         h->name = slice_make(p, name_len);
         h->value = slice_make(vs, (size_t)(ve - vs));
         h->type = (uint16_t)t;
         h->next = 0;
-        msg->hdr_count++;
+        n++;
         /* first[] is reset by every parse; last[] and count[] are valid only
          * where first[] is set, so they need no reset */
         if (msg->first[t]) {
-            msg->hdrs[last[t] - 1].next = (uint16_t)msg->hdr_count;
+            hdrs[msg->last[t] - 1].next = (uint16_t)n;
             msg->count[t]++;
             /* only a duplicate that is an error counts: a tolerated one
              * (SIP-ETag, Date...) seen first must not hide a second CSeq */
             if (!*dup && duplicate_reason((enum sip_hdr_type)t))
                 *dup = h;
         } else {
-            msg->first[t] = (uint16_t)msg->hdr_count;
+            msg->first[t] = (uint16_t)n;
             msg->count[t] = 1;
         }
-        last[t] = (uint16_t)msg->hdr_count;
+        msg->last[t] = (uint16_t)n;
         p = next;
     }
-    return 0;
+    msg->hdr_count = n;
+    return ret;
 }
 
 /* Reasons for a second header that may occur once. */
@@ -382,15 +401,16 @@ static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type
 }
 
 /* The first byte of a Call-ID that is no word character (RFC 3261 25.1:
- * word and "@"), or NULL. 16 bytes at a time: printable ASCII other than
- * space and the eight printable non-word characters; a chunk that fails is
- * looked at byte by byte. */
-static const char *callid_bad_byte(struct slice id)
+ * word and "@"), or NULL. 16 bytes at a time, reading up to lim (>= the
+ * end of the Call-ID, as find_byte_in()): printable ASCII other than space
+ * and the eight printable non-word characters; a block with a bad byte
+ * inside the Call-ID is looked at byte by byte. */
+static const char *callid_bad_byte(struct slice id, const char *lim)
 {
     const char *p = id.p, *end = slice_end(id);
 #if defined(__SSE2__)
     const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7f);
-    while (end - p >= 16) {
+    while (p < end && lim - p >= 16) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
         /* signed compares: 0x80.. are negative, so they fail "> 0x20" */
         __m128i ok = _mm_and_si128(_mm_cmpgt_epi8(v, lo), _mm_cmplt_epi8(v, hi));
@@ -403,10 +423,17 @@ static const char *callid_bad_byte(struct slice id)
         no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('=')));
         no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('^')));
         no = _mm_or_si128(no, _mm_cmpeq_epi8(v, _mm_set1_epi8('|')));
-        if (_mm_movemask_epi8(_mm_andnot_si128(no, ok)) != 0xffff)
-            break; /* a byte that is no word character: the loop below names it */
+        unsigned bad = ~(unsigned)_mm_movemask_epi8(_mm_andnot_si128(no, ok)) & 0xffffu;
+        if (end - p < 16)
+            bad &= (1u << (end - p)) - 1; /* only the bytes of the Call-ID */
+        if (bad)
+            return p + __builtin_ctz(bad);
         p += 16;
     }
+    if (p >= end)
+        return NULL;
+#else
+    (void)lim;
 #endif
     for (; p < end; p++)
         if (!cc_is(*p, CC_WORD) && *p != '@')
@@ -454,7 +481,7 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     msg->call_id = h->value;
     if (msg->call_id.len == 0)
         return fail(err, base, h->line.p, "empty Call-ID", 400);
-    const char *bad = callid_bad_byte(msg->call_id);
+    const char *bad = callid_bad_byte(msg->call_id, lim);
     if (bad)
         return fail(err, base, bad, "bad Call-ID", 400);
 
@@ -527,7 +554,7 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     const char *p = buf, *end = buf + len, *body;
     int ret;
 
-    zero_struct(msg, offsetof(struct sip_msg, ruri));
+    zero_struct(msg, offsetof(struct sip_msg, last)); /* last[], count[] need no reset */
     msg->arena = arena;
     msg->max_forwards = -1;
     msg->content_length = -1;
@@ -707,23 +734,44 @@ const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, struct slic
 }
 
 /* Decodes every value of a list header (Via, Contact) into an arena array,
- * in one pass over the values: the first few land in a stack array, which
- * is copied to the arena once the count is known. 'first' is an already
- * decoded first value (the top Via) or NULL. */
-#define LIST_STACK 16
+ * in one pass over the values, straight into the array: it starts with one
+ * element per header line (most carry one value) and doubles when a line
+ * holds more. 'first' is an already decoded first value (the top Via) or
+ * NULL. */
+#define LIST_FIRST_CAP 8192u /* bytes: how "too many values" is counted */
 #define LIST_MAX 1024
 
 typedef int list_decode_fn(void *elem, const char *p, const char *end, const char *lim,
                            const char **next, const char **reason);
 
+/* The number of values after which a list is refused: what a first array
+ * of LIST_FIRST_CAP bytes doubled until it holds LIST_MAX elements holds
+ * (1280 Vias, 1472 Contacts). */
+static unsigned list_limit(size_t elem_size)
+{
+    unsigned cap = (unsigned)(LIST_FIRST_CAP / elem_size);
+    while (cap < LIST_MAX)
+        cap *= 2;
+    return cap;
+}
+
 static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size,
                        const void *first, const char *first_next, void **out, unsigned *n,
                        const char **reason, list_decode_fn *decode)
 {
-    _Alignas(16) char stack[LIST_STACK * 512];
-    char *arr = stack;
-    unsigned cap = (unsigned)(sizeof(stack) / elem_size), count = 0;
+    char *arr = NULL;
+    unsigned cap = msg->first[t] ? msg->count[t] : 0, count = 0;
 
+    *out = NULL;
+    *n = 0;
+    if (cap == 0)
+        return 0;
+    unsigned limit = list_limit(elem_size);
+    if (cap > limit)
+        cap = limit;
+    arr = arena_alloc(msg->arena, (size_t)cap * elem_size);
+    if (!arr)
+        return ENOMEM;
     const char *data_end = slice_end(msg->data);
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
         const char *p = h->value.p, *end = slice_end(h->value);
@@ -735,16 +783,17 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
         }
         while (p < end) {
             if (count == cap) {
-                if (cap >= LIST_MAX) {
+                if (count >= limit) {
                     *reason = "too many values";
                     return EBADMSG;
                 }
-                char *bigger = arena_alloc(msg->arena, (size_t)cap * 2 * elem_size);
+                unsigned bigger_cap = cap * 2 < limit ? cap * 2 : limit;
+                char *bigger = arena_alloc(msg->arena, (size_t)bigger_cap * elem_size);
                 if (!bigger)
                     return ENOMEM;
                 memcpy(bigger, arr, (size_t)count * elem_size);
                 arr = bigger;
-                cap *= 2;
+                cap = bigger_cap;
             }
             const char *next;
             char *elem = arr + (size_t)count * elem_size;
@@ -765,13 +814,7 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
             p = next;
         }
     }
-    if (arr == stack && count) {
-        arr = arena_alloc(msg->arena, (size_t)count * elem_size);
-        if (!arr)
-            return ENOMEM;
-        memcpy(arr, stack, (size_t)count * elem_size);
-    }
-    *out = count ? arr : NULL;
+    *out = arr;
     *n = count;
     return 0;
 }

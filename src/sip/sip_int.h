@@ -73,6 +73,33 @@ static inline const char *find_byte(const char *p, const char *end, char c)
     return find_byte_in(p, end, end, c);
 }
 
+/* The first a or b in [p, end), or NULL, reading up to lim as find_byte_in(). */
+static inline const char *find_byte2_in(const char *p, const char *end, const char *lim, char a,
+                                        char b)
+{
+#if defined(__SSE2__)
+    const __m128i na = _mm_set1_epi8(a), nb = _mm_set1_epi8(b);
+    while (lim - p >= 16) {
+        if (p >= end)
+            return NULL;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        unsigned m =
+            (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, na), _mm_cmpeq_epi8(v, nb)));
+        if (m) {
+            p += __builtin_ctz(m);
+            return p < end ? p : NULL;
+        }
+        p += 16;
+    }
+#else
+    (void)lim;
+#endif
+    for (; p < end; p++)
+        if (*p == a || *p == b)
+            return p;
+    return NULL;
+}
+
 /* The first of two bytes, as find_byte. */
 static inline const char *find_byte2(const char *p, const char *end, char a, char b)
 {
@@ -191,6 +218,67 @@ static inline const char *skip_class(const char *p, const char *end, unsigned cl
     return p;
 }
 
+/*
+ * Classes tested 16 bytes at a time with SSSE3's pshufb. Every class here
+ * holds only bytes 0x21 to 0x7e, so byte b is in it exactly when
+ * lo[b & 15] has bit (b >> 4) - 2 set, for rows 2 to 7 of the ASCII table;
+ * no byte of another row is (0x80 and up included). sip_nibble_lo[] is
+ * generated from sip_cclass[]; a unit test checks that they agree on all
+ * 256 bytes.
+ */
+enum sip_nibble_class { SIP_NIB_TOKEN, SIP_NIB_PVAL, SIP_NIB_COUNT };
+extern const uint8_t sip_nibble_lo[SIP_NIB_COUNT][16];
+
+#if defined(__x86_64__) && defined(__SSE2__) && defined(__GNUC__)
+#include <tmmintrin.h>
+/*
+ * The scanners that profit are compiled twice, once for SSSE3 (the target
+ * attribute, whatever the build's flags) and once without, and pick one
+ * per call with sip_cpu_has_ssse3(): one load and test of the CPU model
+ * libgcc (or compiler-rt) fills in at start-up.
+ */
+#define SIP_NIBBLE_SCAN 1
+static inline bool sip_cpu_has_ssse3(void)
+{
+#if defined(__SSSE3__)
+    return true;
+#else
+    return __builtin_cpu_supports("ssse3");
+#endif
+}
+
+/* skip_class() of class cls, whose nibble table is lo, reading up to lim
+ * (>= end) as find_byte_in() does. Only for functions compiled for SSSE3. */
+__attribute__((target("ssse3"))) static inline const char *
+skip_nibble(const char *p, const char *end, const char *lim, const uint8_t *lo, unsigned cls)
+{
+    const __m128i lo_t = _mm_loadu_si128((const __m128i *)(const void *)lo);
+    const __m128i hi_t = _mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+
+    while (lim - p >= 16) {
+        if (p >= end)
+            return end;
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i l = _mm_shuffle_epi8(lo_t, _mm_and_si128(v, low4));
+        __m128i h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+        unsigned out =
+            (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_and_si128(l, h), _mm_setzero_si128()));
+        if (out) {
+            p += __builtin_ctz(out);
+            return p < end ? p : end;
+        }
+        p += 16;
+    }
+    if (p >= end) /* a whole block in the class may reach past end */
+        return end;
+    while (p < end && cc_is(*p, cls))
+        p++;
+    return p;
+}
+
+#endif
+
 static inline const char *skip_token(const char *p, const char *end)
 {
     while (p < end && cc_is(*p, CC_TOKEN))
@@ -210,6 +298,102 @@ const char *sip_scan_host(const char *p, const char *end, const char *lim, struc
 bool sip_ipv6_valid(const char *p, size_t len);
 bool sip_ipv4_valid(const char *p, size_t len);
 
+/* sip_ipv4_valid() of a run known to hold only digits and dots: four
+ * parts of one to three digits, each at most 255, unrolled. */
+static inline bool sip_ipv4_digitdot_valid(const char *p, size_t n)
+{
+    const char *end = p + n;
+
+    for (int part = 0;; part++) {
+        if (p >= end || *p == '.')
+            return false;
+        unsigned v = (unsigned)(*p++ - '0');
+        if (p < end && *p != '.') {
+            v = v * 10 + (unsigned)(*p++ - '0');
+            if (p < end && *p != '.') {
+                v = v * 10 + (unsigned)(*p++ - '0');
+                if (v > 255)
+                    return false;
+            }
+        }
+        if (part == 3)
+            return p == end;
+        if (p >= end || *p != '.')
+            return false;
+        p++;
+    }
+}
+
+#if defined(__SSE2__)
+/* Classifies the 16 bytes at p: returns the mask of hostname characters
+ * (alphanum - . _); *ddm gets the mask of digits and dots, *dots and
+ * *dashes those of '.' and '-'. */
+static inline unsigned sip_host_block(const char *p, unsigned *ddm, unsigned *dots,
+                                      unsigned *dashes)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i lower = _mm_or_si128(v, _mm_set1_epi8(0x20));
+    /* signed compares: bytes 0x80 and up are negative and fail all of them */
+    __m128i letter = _mm_and_si128(_mm_cmpgt_epi8(lower, _mm_set1_epi8('a' - 1)),
+                                   _mm_cmplt_epi8(lower, _mm_set1_epi8('z' + 1)));
+    __m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+                                  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+    __m128i dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+    __m128i dash = _mm_cmpeq_epi8(v, _mm_set1_epi8('-'));
+    __m128i other = _mm_or_si128(dash, _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+    __m128i dd_v = _mm_or_si128(digit, dot);
+    *ddm = (unsigned)_mm_movemask_epi8(dd_v);
+    *dots = (unsigned)_mm_movemask_epi8(dot);
+    *dashes = (unsigned)_mm_movemask_epi8(dash);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, other), dd_v));
+}
+#endif
+
+/* Whether the dots and dashes of a hostname (bit i: byte i) obey the label
+ * rules: no "..", ".-" or "-.". */
+static inline bool sip_host_labels_ok(unsigned dots, unsigned dashes)
+{
+    return !((dots & (dots >> 1)) | (dots & (dashes >> 1)) | (dashes & (dots >> 1)));
+}
+
+/*
+ * sip_scan_host(), with the common case inline: a hostname or IPv4
+ * address that ends within 16 readable bytes is classified by one load,
+ * and its label rules checked from the same masks. Anything else (IPv6, a
+ * longer host, the end of the buffer near) takes sip_scan_host().
+ */
+static inline const char *sip_scan_host_in(const char *p, const char *end, const char *lim,
+                                           struct slice *host, uint8_t *type)
+{
+#if defined(__SSE2__)
+    if (lim - p >= 16 && p < end) {
+        unsigned ddm, dots, dashes;
+        unsigned hm = sip_host_block(p, &ddm, &dots, &dashes);
+        unsigned n = (unsigned)__builtin_ctz(~hm); /* bit 16 is always clear */
+        if ((size_t)(end - p) < n)
+            n = (unsigned)(end - p);
+        if (n - 1u < 15u) { /* 1 to 15: the whole host in this block */
+            unsigned want = (1u << n) - 1;
+            *host = slice_make(p, n);
+            if ((ddm & want) == want) {
+                if (!sip_ipv4_digitdot_valid(p, n))
+                    return NULL;
+                *type = SIP_HOST_IPV4;
+                return p + n;
+            }
+            dots &= want;
+            dashes &= want;
+            /* a label neither starts nor ends with '-'; no leading dot */
+            if (((dots | dashes) & 1u) || (dashes >> (n - 1)) || !sip_host_labels_ok(dots, dashes))
+                return NULL;
+            *type = SIP_HOST_NAME;
+            return p + n;
+        }
+    }
+#endif
+    return sip_scan_host(p, end, lim, host, type);
+}
+
 /* A header parameter a decoder wants picked out while scanning. */
 struct sip_param_want {
     const char *name; /* lower case */
@@ -224,11 +408,30 @@ struct sip_param_want {
  * quoted-string (quotes kept). found[i] gets want[i]'s value; a parameter
  * without "=" gives a present, empty slice; found[] is left alone for
  * absent names. *params is the run from the first ';' to the end of the
- * last parameter. One pass. 0 or EBADMSG with *reason.
+ * last parameter. One pass. Bytes up to lim (>= end) may be read, as for
+ * find_byte_in(). 0 or EBADMSG with *reason.
  */
-int sip_scan_params(const char *p, const char *end, bool list, const struct sip_param_want *want,
-                    unsigned nwant, struct slice *found, struct slice *params, const char **stop,
-                    const char **reason);
+int sip_scan_params_generic(const char *p, const char *end, const char *lim, bool list,
+                            const struct sip_param_want *want, unsigned nwant, struct slice *found,
+                            struct slice *params, const char **stop, const char **reason);
+#if defined(SIP_NIBBLE_SCAN)
+/* The same, compiled for SSSE3: only where sip_cpu_has_ssse3(). */
+int sip_scan_params_ssse3(const char *p, const char *end, const char *lim, bool list,
+                          const struct sip_param_want *want, unsigned nwant, struct slice *found,
+                          struct slice *params, const char **stop, const char **reason);
+#endif
+/* Picks one of the two in the caller: no second call. */
+static inline int sip_scan_params(const char *p, const char *end, const char *lim, bool list,
+                                  const struct sip_param_want *want, unsigned nwant,
+                                  struct slice *found, struct slice *params, const char **stop,
+                                  const char **reason)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (sip_cpu_has_ssse3())
+        return sip_scan_params_ssse3(p, end, lim, list, want, nwant, found, params, stop, reason);
+#endif
+    return sip_scan_params_generic(p, end, lim, list, want, nwant, found, params, stop, reason);
+}
 
 /* One Via value or name-addr from p, stopping at a top-level ',' when 'list';
  * *next is where it stopped (the ',' or end). Bytes up to lim (>= end) may

@@ -9,19 +9,25 @@ static int fail(const char **reason, const char *why)
     return EBADMSG;
 }
 
-/* Checks that every byte of [p, end) is in cls or starts a valid %HH
- * escape ('%' is in no URI class); *escaped is set when there is one. */
-static bool escaped_run_valid(const char *p, const char *end, unsigned cls, bool *escaped)
+/* The first byte of [p, end) that is neither in cls nor starts a valid
+ * %HH escape ('%' is in no URI class), or end; *escaped is set when an
+ * escape was passed. */
+static const char *escaped_run_end(const char *p, const char *end, unsigned cls, bool *escaped)
 {
     for (;;) {
         p = skip_class(p, end, cls);
-        if (p == end)
-            return true;
-        if (*p != '%' || end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
-            return false;
+        if (p == end || *p != '%' || end - p < 3 || hex_value(p[1]) < 0 || hex_value(p[2]) < 0)
+            return p;
         *escaped = true;
         p += 3;
     }
+}
+
+/* Checks that every byte of [p, end) is in cls or starts a valid %HH
+ * escape; *escaped is set when there is one. */
+static bool escaped_run_valid(const char *p, const char *end, unsigned cls, bool *escaped)
+{
+    return escaped_run_end(p, end, cls, escaped) == end;
 }
 
 /* URI parameters: *( ";" pname [ "=" pvalue ] ), no LWS. */
@@ -29,31 +35,44 @@ static bool escaped_run_valid(const char *p, const char *end, unsigned cls, bool
  * URIs is quadratic in them (RFC 3261 19.1.4 matches names across both). */
 #define URI_MAX_PARAMS 64
 
-static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
-                            const char **reason)
+/* Parses the parameters at p; with 'headers', a '?' (which no parameter
+ * holds) ends them. Returns where they end, or NULL with *reason. */
+static const char *parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
+                                    bool headers, const char **reason)
 {
     unsigned count = 0;
 
     while (p < end) {
-        if (++count > URI_MAX_PARAMS)
-            return fail(reason, "too many URI parameters");
-        if (*p != ';')
-            return fail(reason, "bad URI parameter");
+        if (headers && *p == '?')
+            break;
+        if (++count > URI_MAX_PARAMS) {
+            fail(reason, "too many URI parameters");
+            return NULL;
+        }
+        if (*p != ';') {
+            fail(reason, "bad URI parameter");
+            return NULL;
+        }
+        /* one scan per name and value: neither '=' nor ';' is a paramchar,
+         * so the scan of valid bytes stops at the delimiter, and any other
+         * byte it stops at is invalid */
         const char *name = ++p;
-        while (p < end && *p != '=' && *p != ';')
-            p++;
+        bool name_escaped = false, escaped = false;
+        p = escaped_run_end(p, end, CC_PARAM, &name_escaped);
+        if (p == name || (p < end && *p != '=' && *p != ';' && !(headers && *p == '?'))) {
+            fail(reason, "bad URI parameter");
+            return NULL;
+        }
         struct slice n = slice_make(name, (size_t)(p - name));
         struct slice v = SLICE_NULL;
-        bool name_escaped = false, escaped = false;
-        if (n.len == 0 || !escaped_run_valid(n.p, slice_end(n), CC_PARAM, &name_escaped))
-            return fail(reason, "bad URI parameter");
         if (p < end && *p == '=') {
             const char *val = ++p;
-            while (p < end && *p != ';')
-                p++;
+            p = escaped_run_end(p, end, CC_PARAM, &escaped);
+            if (p == val || (p < end && *p != ';' && !(headers && *p == '?'))) {
+                fail(reason, "bad URI parameter value");
+                return NULL;
+            }
             v = slice_make(val, (size_t)(p - val));
-            if (v.len == 0 || !escaped_run_valid(v.p, slice_end(v), CC_PARAM, &escaped))
-                return fail(reason, "bad URI parameter value");
         }
         /* RFC 3261 19.1.4: an escaped name is the name it decodes to
          * (";%6C%72" is lr), so the frequent ones are matched decoded. */
@@ -86,7 +105,7 @@ static int parse_uri_params(struct sip_uri *uri, const char *p, const char *end,
             break;
         }
     }
-    return 0;
+    return p;
 }
 
 static int parse_uri_headers(const char *p, const char *end, const char **reason)
@@ -117,15 +136,23 @@ static int parse_uri_headers(const char *p, const char *end, const char **reason
 static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const char *lim,
                      const char **reason)
 {
-    const char *at = find_byte_in(p, end, lim, '@');
+    /* The user is scanned first: neither '@' nor ':' is a user character,
+     * so the scan stops at the '@' that ends a user or at the ':' before a
+     * password; any other stop with an '@' after it is a bad user (the
+     * first ':' before the '@', if any, comes after it). No '@' at all:
+     * there is no userinfo, and the scan was only a look. */
+    bool escaped = false;
+    const char *u = escaped_run_end(p, end, CC_USER, &escaped);
+    const char *at = NULL;
+    if (u < end)
+        at = *u == '@' ? u : find_byte_in(u, end, lim, '@');
 
     if (at) {
-        const char *colon = find_byte_in(p, at, lim, ':');
+        const char *colon = *u == ':' ? u : NULL;
         const char *user_end = colon ? colon : at;
         if (user_end == p)
             return fail(reason, "empty user in URI");
-        bool escaped = false;
-        if (!escaped_run_valid(p, user_end, CC_USER, &escaped))
+        if (u != user_end)
             return fail(reason, "bad user in URI");
         uri->user = slice_make(p, (size_t)(user_end - p));
         if (colon) {
@@ -135,7 +162,7 @@ static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const 
         }
         p = at + 1;
     }
-    p = sip_scan_host(p, end, lim, &uri->host, &uri->host_type);
+    p = sip_scan_host_in(p, end, lim, &uri->host, &uri->host_type);
     if (!p)
         return fail(reason, "bad host in URI");
     if (p < end && *p == ':') {
@@ -148,14 +175,17 @@ static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const 
             return fail(reason, "bad port in URI");
         uri->port = (uint16_t)port;
     }
-    const char *q = find_byte_in(p, end, lim, '?');
-    const char *params_end = q ? q : end;
-    if (p < params_end && *p != ';')
+    if (p < end && *p != ';' && *p != '?')
         return fail(reason, "bad host in URI");
-    uri->params = slice_make(p, (size_t)(params_end - p));
-    if (parse_uri_params(uri, p, params_end, reason) != 0)
-        return EBADMSG;
-    if (q) {
+    /* the parameters end at the first '?' (none of them holds one) */
+    const char *q = p;
+    if (p < end && *p == ';') {
+        q = parse_uri_params(uri, p, end, true, reason);
+        if (!q)
+            return EBADMSG;
+    }
+    uri->params = slice_make(p, (size_t)(q - p));
+    if (q < end) { /* at the '?' */
         uri->headers = slice_make(q + 1, (size_t)(end - q - 1));
         if (parse_uri_headers(q + 1, end, reason) != 0)
             return EBADMSG;
@@ -180,7 +210,7 @@ static int parse_tel(struct sip_uri *uri, const char *p, const char *end, const 
         return fail(reason, "empty tel number");
     uri->user = slice_make(s, (size_t)(p - s));
     uri->params = slice_make(p, (size_t)(end - p));
-    return parse_uri_params(uri, p, end, reason);
+    return parse_uri_params(uri, p, end, false, reason) ? 0 : EBADMSG;
 }
 
 int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
@@ -197,21 +227,28 @@ int sip_uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim,
     uri->raw = text;
     if (text.len == 0)
         return fail(reason, "empty URI");
-    if (!cc_is(*p, CC_ALPHA))
-        return fail(reason, "bad URI scheme");
-    p++;
-    while (p < end && cc_is(*p, CC_SCHEME))
+    /* "sip:" in any case, in one compare: OR-ing 0x20 into the three
+     * letters (not the colon; the mask is bytes, so any byte order) folds
+     * only their upper case onto them */
+    bool sip = text.len >= 4 &&
+               (slice_load32(p) | slice_load32("\x20\x20\x20\x00")) == slice_load32("sip:");
+    if (sip) {
+        p += 3;
+    } else {
+        if (!cc_is(*p, CC_ALPHA))
+            return fail(reason, "bad URI scheme");
         p++;
-    if (p >= end || *p != ':')
-        return fail(reason, "bad URI scheme");
+        while (p < end && cc_is(*p, CC_SCHEME))
+            p++;
+        if (p >= end || *p != ':')
+            return fail(reason, "bad URI scheme");
+    }
     uri->scheme = slice_make(text.p, (size_t)(p - text.p));
     p++;
-    if (SLICE_IEQ(uri->scheme, "sip")) {
-        uri->scheme_id = SIP_URI_SIP;
-        return parse_sip(uri, p, end, lim, reason);
-    }
-    if (SLICE_IEQ(uri->scheme, "sips")) {
-        uri->scheme_id = SIP_URI_SIPS;
+    /* one call site, so that parse_sip() is inlined */
+    sip = sip || SLICE_IEQ(uri->scheme, "sip");
+    if (sip || SLICE_IEQ(uri->scheme, "sips")) {
+        uri->scheme_id = sip ? SIP_URI_SIP : SIP_URI_SIPS;
         return parse_sip(uri, p, end, lim, reason);
     }
     if (SLICE_IEQ(uri->scheme, "tel")) {
@@ -424,26 +461,39 @@ void sip_param_iter_init(struct sip_param_iter *it, struct slice params)
 
 bool sip_param_next(struct sip_param_iter *it, struct sip_param *param)
 {
-    const char *p = skip_lws(it->p, it->end), *end = it->end;
+    const char *p = it->p, *end = it->end;
 
+    /* LWS is allowed around every delimiter but rare: skipped only where
+     * the byte found is not the one expected */
+    if (p < end && *p != ';')
+        p = skip_lws(p, end);
     if (p >= end || *p != ';')
         return false;
-    p = skip_lws(p + 1, end);
-    const char *n = p;
-    p = skip_token(p, end);
-    if (p == n)
-        return false;
+    const char *n = ++p;
+    p = skip_class(p, end, CC_TOKEN);
+    if (p == n) {
+        n = skip_lws(n, end);
+        p = skip_class(n, end, CC_TOKEN);
+        if (p == n)
+            return false;
+    }
     param->name = slice_make(n, (size_t)(p - n));
     param->value = SLICE_NULL;
-    p = skip_lws(p, end);
+    if (p < end && *p != '=')
+        p = skip_lws(p, end);
     if (p < end && *p == '=') {
-        p = skip_lws(p + 1, end);
+        p++;
+        if (p < end && *p != '"' && !cc_is(*p, CC_PVAL))
+            p = skip_lws(p, end);
         const char *v = p;
         if (p < end && *p == '"') {
             p = sip_scan_quoted(p, end);
             if (!p)
                 return false;
         } else {
+            /* the usual value (token or host) four bytes at a time, then
+             * anything else up to ';' or LWS */
+            p = skip_class(p, end, CC_PVAL);
             while (p < end && *p != ';' && !cc_is(*p, CC_WS))
                 p++;
         }

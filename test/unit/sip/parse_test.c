@@ -1,6 +1,8 @@
 /* parse_test.c: focused cases of src/sip/parse.c and the header decoders of src/sip/hdr.c. */
 #include "../test_util.h"
 
+#include "sip/sip_int.h" /* cc_is(): the reference the fast paths must match */
+
 /* The header lines every request below needs, in the long form. */
 #define KEYS                                                                                       \
     "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"                                          \
@@ -1086,6 +1088,161 @@ static void test_sanity(void **state)
     assert_string_equal(sip_status_reason(299), "");
 }
 
+
+/* ---------------------------------------------------------------- fast paths */
+
+/* A request with the given Call-ID (n bytes) and a pad header of pad bytes;
+ * returns its length in buf. */
+static size_t build_request(char *buf, size_t cap, const char *call_id, size_t n, size_t pad)
+{
+    size_t len = 0;
+    static const char head[] = INVITE_LINE "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+                                           "From: <sip:alice@example.com>;tag=a1\r\n"
+                                           "To: <sip:bob@example.com>\r\n"
+                                           "CSeq: 1 INVITE\r\n"
+                                           "X-Pad: ";
+    memcpy(buf, head, sizeof(head) - 1);
+    len = sizeof(head) - 1;
+    for (size_t i = 0; i < pad; i++)
+        buf[len++] = (char)('a' + i % 26);
+    len += (size_t)snprintf(buf + len, cap - len, "\r\nCall-ID: ");
+    memcpy(buf + len, call_id, n);
+    len += n;
+    len += (size_t)snprintf(buf + len, cap - len, "\r\nContent-Length: 0\r\n\r\n");
+    return len;
+}
+
+/* Every byte value at each place of Call-IDs around the 16-byte blocks the
+ * check reads: a byte that is no word character is reported at its offset;
+ * what follows the Call-ID (CR LF) is never taken for part of it. */
+static void test_call_id_bytes(void **state)
+{
+    static const size_t lengths[] = {1, 2, 15, 16, 17, 31, 32, 33, 63, 64, 65};
+    char id[80], buf[512];
+    struct test_msg t;
+    (void)state;
+    for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
+        size_t n = lengths[li];
+        for (size_t i = 0; i < n; i++)
+            id[i] = (char)('a' + i % 26);
+        /* all good, at each length */
+        size_t len = build_request(buf, sizeof(buf), id, n, 0);
+        assert_int_equal(test_msg_parse_n(&t, buf, len, NULL, 0), 0);
+        assert_int_equal(t.msg.call_id.len, n);
+        test_msg_free(&t);
+        for (unsigned b = 0; b < 256; b++) {
+            if (b == '\n')
+                continue; /* a line end, not part of the value */
+            size_t pos[3] = {0, n / 2, n - 1};
+            for (size_t k = 0; k < 3; k++) {
+                /* SP, HTAB and CR at an end are LWS around the value, not in it */
+                if ((pos[k] == 0 || pos[k] == n - 1) && (b == ' ' || b == '\t' || b == '\r'))
+                    continue;
+                for (size_t i = 0; i < n; i++)
+                    id[i] = (char)('a' + i % 26);
+                id[pos[k]] = (char)b;
+                len = build_request(buf, sizeof(buf), id, n, 0);
+                int ret = test_msg_parse_n(&t, buf, len, NULL, 0);
+                bool good = cc_is((char)b, CC_WORD) || b == '@';
+                if (good) {
+                    assert_int_equal(ret, 0);
+                } else {
+                    if (ret != EBADMSG || strcmp(t.err.reason, "bad Call-ID") != 0) {
+                        print_error("byte 0x%02x at %zu of %zu: ret %d reason %s\n", b, pos[k], n,
+                                    ret, t.err.reason ? t.err.reason : "(none)");
+                        fail();
+                    }
+                    size_t at = (size_t)(strstr(buf, "Call-ID: ") - buf) + 9 + pos[k];
+                    assert_int_equal(t.err.offset, at);
+                }
+                test_msg_free(&t);
+            }
+        }
+    }
+}
+
+/* Header lines whose line ends fall on each side of the 64-byte blocks of
+ * the LF bitmap: every value is cut where it ends. */
+static void test_line_ends_at_block_edges(void **state)
+{
+    char buf[1024];
+    struct test_msg t;
+    (void)state;
+    for (size_t pad = 0; pad <= 200; pad++) {
+        size_t len = build_request(buf, sizeof(buf), "c1@example.com", 14, pad);
+        assert_int_equal(test_msg_parse_n(&t, buf, len, NULL, 0), 0);
+        const struct sip_hdr *h = sip_msg_hdr_by_name(&t.msg, SLICE_LIT("X-Pad"));
+        assert_non_null(h);
+        assert_int_equal(h->value.len, pad);
+        assert_slice_eq(t.msg.call_id, "c1@example.com");
+        assert_int_equal(t.msg.hdr_count, 7);
+        assert_int_equal(t.msg.body.len, 0);
+        test_msg_free(&t);
+    }
+}
+
+/* Vias and Contacts decoded straight into an array sized by header lines:
+ * lines with several values grow it; the count limit stays 1280 Vias. */
+static void test_list_growth_and_limit(void **state)
+{
+    static const char text[] =
+        "SIP/2.0 200 OK\r\n"
+        "Via: SIP/2.0/UDP a1, SIP/2.0/UDP a2, SIP/2.0/UDP a3, SIP/2.0/UDP a4, SIP/2.0/UDP a5\r\n"
+        "Via: SIP/2.0/UDP b1;branch=z9hG4bK1\r\n"
+        "Via: SIP/2.0/UDP c1, SIP/2.0/UDP c2\r\n"
+        "From: <sip:alice@example.com>;tag=a1\r\n"
+        "To: <sip:bob@example.com>;tag=b1\r\n"
+        "Call-ID: c1@example.com\r\n"
+        "CSeq: 1 INVITE\r\n"
+        "Contact: <sip:a@h1>, <sip:b@h2>, <sip:c@h3>\r\n"
+        "Content-Length: 0\r\n\r\n";
+    static const char *const hosts[] = {"a1", "a2", "a3", "a4", "a5", "b1", "c1", "c2"};
+    struct test_msg t;
+    const char *why = NULL;
+    (void)state;
+    assert_int_equal(test_msg_parse(&t, text), 0);
+    assert_int_equal(sip_msg_vias(&t.msg, &why), 0);
+    assert_int_equal(t.msg.via_n, 8);
+    for (unsigned i = 0; i < 8; i++)
+        assert_slice_eq_s(t.msg.vias[i].host, slice_make(hosts[i], 2));
+    assert_slice_eq(t.msg.vias[5].branch, "z9hG4bK1");
+    assert_int_equal(sip_msg_contacts(&t.msg, &why), 0);
+    assert_int_equal(t.msg.contact_n, 3);
+    assert_slice_eq(t.msg.contacts[2].uri.host, "h3");
+    test_msg_free(&t);
+
+    /* 1280 Vias decode, 1281 are too many: 10 lines of 128 (or 129) values */
+    for (int extra = 0; extra <= 1; extra++) {
+        size_t cap = 70000, len = 0;
+        char *buf = malloc(cap);
+        assert_non_null(buf);
+        len += (size_t)snprintf(buf + len, cap - len, "SIP/2.0 200 OK\r\n");
+        for (int line = 0; line < 10; line++) {
+            len += (size_t)snprintf(buf + len, cap - len, "Via: ");
+            int values = 128 + (extra && line == 9);
+            for (int v = 0; v < values; v++)
+                len += (size_t)snprintf(buf + len, cap - len, "%sSIP/2.0/UDP h%d", v ? "," : "", v);
+            len += (size_t)snprintf(buf + len, cap - len, "\r\n");
+        }
+        len += (size_t)snprintf(buf + len, cap - len,
+                                "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: x\r\n"
+                                "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        struct sip_limits lim = sip_limits_default;
+        lim.max_header_len = 4096;
+        assert_int_equal(test_msg_parse_n(&t, buf, len, &lim, 0), 0);
+        if (extra) {
+            assert_int_equal(sip_msg_vias(&t.msg, &why), EBADMSG);
+            assert_string_equal(why, "too many values");
+        } else {
+            assert_int_equal(sip_msg_vias(&t.msg, &why), 0);
+            assert_int_equal(t.msg.via_n, 1280);
+            assert_slice_eq(t.msg.vias[1279].host, "h127");
+        }
+        test_msg_free(&t);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -1109,6 +1266,9 @@ int main(void)
         cmocka_unit_test(test_msg_auth),
         cmocka_unit_test(test_nameaddr),
         cmocka_unit_test(test_sanity),
+        cmocka_unit_test(test_call_id_bytes),
+        cmocka_unit_test(test_line_ends_at_block_edges),
+        cmocka_unit_test(test_list_growth_and_limit),
     };
     return cmocka_run_group_tests_name("sip_parse", tests, NULL, NULL);
 }

@@ -411,6 +411,99 @@ static void test_slices_inside_text(void **state)
     }
 }
 
+
+/* The user scanned first (its scan stops at '@' or ':'), the parameters
+ * ending at the first '?': the parts and the reasons of the byte-by-byte
+ * parser, pinned. */
+static void test_user_and_params_scan(void **state)
+{
+    static const struct {
+        const char *text, *why, *user, *password, *params, *headers;
+    } cases[] = {
+        {"sip:alice@example.com?subject=x", NULL, "alice", NULL, "", "subject=x"},
+        {"sip:example.com;lr?x=1", NULL, NULL, NULL, ";lr", "x=1"},
+        {"sip:example.com;a=b?x=1&y=2", NULL, NULL, NULL, ";a=b", "x=1&y=2"},
+        {"sip:host;a?x=1", NULL, NULL, NULL, ";a", "x=1"},
+        {"sip:a;b=c@host", NULL, "a;b=c", NULL, "", NULL},
+        {"sip:al%40ice@host", NULL, "al%40ice", NULL, "", NULL},
+        {"sip:alice:secret@host:5060", NULL, "alice", "secret", "", NULL},
+        {"sip:h;a?x", "URI header without =", NULL, NULL, NULL, NULL},
+        {"sip::secret@host", "empty user in URI", NULL, NULL, NULL, NULL},
+        {"sip:@host", "empty user in URI", NULL, NULL, NULL, NULL},
+        {"sip:al ice@host", "bad user in URI", NULL, NULL, NULL, NULL},
+        {"sip:al%4@host", "bad user in URI", NULL, NULL, NULL, NULL},
+        {"sip:a:b:c@host", "bad password in URI", NULL, NULL, NULL, NULL},
+        {"sip:alice@host;a=b=c", "bad URI parameter value", NULL, NULL, NULL, NULL},
+        {"sip:host;a=?x=1", "bad URI parameter value", NULL, NULL, NULL, NULL},
+        {"sip:host;=x", "bad URI parameter", NULL, NULL, NULL, NULL},
+        {"sip:host;a%2=b", "bad URI parameter", NULL, NULL, NULL, NULL},
+        {"sip:host:5060?", "empty URI headers after ?", NULL, NULL, NULL, NULL},
+        {"tel:+1;a?b", "bad URI parameter", NULL, NULL, NULL, NULL},
+        /* the scheme "sip:" is matched in one compare, any case, the colon exact */
+        {"SIP:a@b", NULL, "a", NULL, "", NULL},
+        {"sIp:a@b", NULL, "a", NULL, "", NULL},
+        {"sip\032a@b", "bad URI scheme", NULL, NULL, NULL, NULL},
+        {"sip\x1a", "bad URI scheme", NULL, NULL, NULL, NULL},
+        {"sIp:", "bad host in URI", NULL, NULL, NULL, NULL},
+        {"si", "bad URI scheme", NULL, NULL, NULL, NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sip_uri u;
+        const char *why = NULL;
+        size_t n = strlen(cases[i].text);
+        char *buf = malloc(n);
+        assert_non_null(buf);
+        memcpy(buf, cases[i].text, n);
+        int ret = sip_uri_parse(&u, slice_make(buf, n), &why);
+        if (ret == 0)
+            assert_int_equal(u.scheme_id, SIP_URI_SIP);
+        if (cases[i].why) {
+            assert_int_equal(ret, EBADMSG);
+            assert_string_equal(why, cases[i].why);
+        } else {
+            assert_int_equal(ret, 0);
+            if (cases[i].user)
+                assert_slice_eq_s(u.user, slice_make(cases[i].user, strlen(cases[i].user)));
+            else
+                assert_slice_absent(u.user);
+            if (cases[i].password)
+                assert_slice_eq_s(u.password,
+                                  slice_make(cases[i].password, strlen(cases[i].password)));
+            else
+                assert_slice_absent(u.password);
+            assert_int_equal(u.params.len, strlen(cases[i].params));
+            assert_memory_equal(u.params.p, cases[i].params, u.params.len);
+            if (cases[i].headers)
+                assert_slice_eq_s(u.headers, slice_make(cases[i].headers, strlen(cases[i].headers)));
+            else
+                assert_slice_absent(u.headers);
+        }
+        free(buf);
+    }
+    /* users around the 16-byte blocks, then the host scanned in one block */
+    for (size_t n = 1; n <= 66; n++) {
+        char text[96];
+        size_t len = 0;
+        memcpy(text, "sip:", 4);
+        len = 4;
+        for (size_t i = 0; i < n; i++)
+            text[len++] = (char)('a' + i % 26);
+        memcpy(text + len, "@h.example.com;lr", 17);
+        len += 17;
+        char *buf = malloc(len);
+        assert_non_null(buf);
+        memcpy(buf, text, len);
+        struct sip_uri u;
+        const char *why = NULL;
+        assert_int_equal(sip_uri_parse(&u, slice_make(buf, len), &why), 0);
+        assert_int_equal(u.user.len, n);
+        assert_slice_eq(u.host, "h.example.com");
+        assert_true(u.lr);
+        free(buf);
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -423,6 +516,7 @@ int main(void)
         cmocka_unit_test(test_uri_eq_rules),
         cmocka_unit_test(test_bad_uris),
         cmocka_unit_test(test_slices_inside_text),
+        cmocka_unit_test(test_user_and_params_scan),
     };
     return cmocka_run_group_tests_name("sip_uri", tests, NULL, NULL);
 }

@@ -1,0 +1,325 @@
+/* chars_test.c: the character classes of src/sip/chars.c and the fast paths of its scanners. */
+#include "../test_util.h"
+
+#include "sip/sip_int.h"
+
+/*
+ * The fast paths (16-byte host classification, pshufb class runs, the
+ * SSSE3 build of sip_scan_params) must give exactly what the byte-by-byte
+ * paths give. Each case is copied to the end of an exact-size heap buffer,
+ * so that ASan catches a read past 'lim', and tried with the run ending at
+ * 15, 16, 17, 31, 32, 33, 63, 64 and 65 bytes and with lim at end and past it.
+ */
+
+static const size_t boundary_lengths[] = {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65};
+
+/* bytes that end a run: delimiters, LWS, NUL, bytes >= 0x80 */
+static const unsigned char stop_bytes[] = {';',  ',',  '=',  '"', '<',  '>',  '?',  ' ',
+                                           '\t', '\r', '\n', 0,   0x7f, 0x80, 0xc3, 0xff};
+
+/* A heap copy of n bytes, exactly n long. */
+static char *exact_copy(const char *bytes, size_t n)
+{
+    char *b = malloc(n ? n : 1);
+    assert_non_null(b);
+    if (n)
+        memcpy(b, bytes, n);
+    return b;
+}
+
+/* The members of a class in byte order, as a string. */
+static size_t class_members(unsigned cls, char *out)
+{
+    size_t n = 0;
+    for (int b = 1; b < 256; b++)
+        if (cc_is((char)b, cls))
+            out[n++] = (char)b;
+    return n;
+}
+
+static void test_nibble_tables(void **state)
+{
+    static const struct {
+        enum sip_nibble_class nib;
+        unsigned cls;
+    } classes[] = {{SIP_NIB_TOKEN, CC_TOKEN}, {SIP_NIB_PVAL, CC_PVAL}};
+    (void)state;
+    for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++) {
+        const uint8_t *lo = sip_nibble_lo[classes[c].nib];
+        for (unsigned b = 0; b < 256; b++) {
+            unsigned row = b >> 4;
+            bool in = row >= 2 && row <= 7 && ((lo[b & 15] >> (row - 2)) & 1);
+            if (in != cc_is((char)b, classes[c].cls)) {
+                print_error("class %zu, byte 0x%02x: nibble table says %d\n", c, b, in);
+                fail();
+            }
+        }
+    }
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+/* skip_nibble() is compiled for SSSE3: called only where the CPU has it. */
+static void check_run(const char *members, size_t nmembers, unsigned cls, enum sip_nibble_class nib)
+{
+    char text[256];
+
+    for (size_t li = 0; li < sizeof(boundary_lengths) / sizeof(boundary_lengths[0]); li++) {
+        size_t n = boundary_lengths[li];
+        for (size_t si = 0; si < sizeof(stop_bytes) / sizeof(stop_bytes[0]); si++) {
+            for (size_t tail = 0; tail <= 20; tail += 5) {
+                /* run, stop byte, then more class bytes that lie past the stop */
+                size_t len = 0;
+                for (size_t i = 0; i < n; i++)
+                    text[len++] = members[(i * 7 + li) % nmembers];
+                text[len++] = (char)stop_bytes[si];
+                for (size_t i = 0; i < tail; i++)
+                    text[len++] = members[i % nmembers];
+                char *buf = exact_copy(text, len);
+                const char *lim = buf + len;
+                /* end after the stop byte, and end at the stop byte */
+                for (size_t e = n; e <= n + 1; e++) {
+                    const char *want = skip_class(buf, buf + e, cls);
+                    const char *got = skip_nibble(buf, buf + e, lim, sip_nibble_lo[nib], cls);
+                    if (got != want) {
+                        print_error("run %zu, stop 0x%02x, end %zu: got %td, want %td\n", n,
+                                    stop_bytes[si], e, got - buf, want - buf);
+                        fail();
+                    }
+                    /* lim == end: what a buffer that ends with the run allows */
+                    got = skip_nibble(buf, buf + e, buf + e, sip_nibble_lo[nib], cls);
+                    assert_ptr_equal(got, want);
+                }
+                free(buf);
+            }
+        }
+        /* end inside a longer run: a whole block in the class reaches past it */
+        size_t len = 0;
+        for (size_t i = 0; i < n + 40; i++)
+            text[len++] = members[(i * 5 + li) % nmembers];
+        char *buf = exact_copy(text, len);
+        for (size_t e = n; e <= n + 1; e++) {
+            const char *got = skip_nibble(buf, buf + e, buf + len, sip_nibble_lo[nib], cls);
+            if (got != buf + e) {
+                print_error("run of %zu, end %zu: got %td\n", n + 40, e, got - buf);
+                fail();
+            }
+        }
+        free(buf);
+    }
+}
+#endif
+
+static void test_nibble_runs(void **state)
+{
+    (void)state;
+#if defined(SIP_NIBBLE_SCAN)
+    if (!sip_cpu_has_ssse3()) {
+        skip();
+        return;
+    }
+    char members[256];
+    size_t n = class_members(CC_TOKEN, members);
+    check_run(members, n, CC_TOKEN, SIP_NIB_TOKEN);
+    n = class_members(CC_PVAL, members);
+    check_run(members, n, CC_PVAL, SIP_NIB_PVAL);
+#else
+    skip();
+#endif
+}
+
+/* sip_scan_host_in() against sip_scan_host() with nothing readable past end
+ * (its byte-by-byte path for hosts under 16 bytes). */
+static void check_host(const char *host, size_t hlen, unsigned char stop)
+{
+    char text[160];
+    static const size_t tails[] = {0, 1, 16, 40};
+
+    memcpy(text, host, hlen);
+    for (size_t ti = 0; ti < sizeof(tails) / sizeof(tails[0]); ti++) {
+        size_t len = hlen;
+        text[len++] = (char)stop;
+        for (size_t i = 0; i < tails[ti]; i++)
+            text[len++] = 'a';
+        char *buf = exact_copy(text, len);
+        for (size_t e = hlen; e <= hlen + 1; e++) {
+            struct slice h1 = SLICE_NULL, h2 = SLICE_NULL;
+            uint8_t t1 = 0xee, t2 = 0xee;
+            char *ref = exact_copy(buf, e); /* nothing readable past end */
+            const char *want = sip_scan_host(ref, ref + e, ref + e, &h1, &t1);
+            const char *got = sip_scan_host_in(buf, buf + e, buf + len, &h2, &t2);
+            if ((want == NULL) != (got == NULL) ||
+                (want && (got - buf != want - ref || h2.len != h1.len || t1 != t2))) {
+                print_error("host \"%.*s\" stop 0x%02x end %zu tail %zu: got %td type %u, "
+                            "want %td type %u\n",
+                            (int)hlen, host, stop, e, tails[ti], got ? got - buf : -1, t2,
+                            want ? want - ref : -1, t1);
+                fail();
+            }
+            free(ref);
+        }
+        free(buf);
+    }
+}
+
+static void test_host_fast_path(void **state)
+{
+    static const char *const hosts[] = {
+        "a",
+        "example.com",
+        "example.com.",
+        "a-b.c",
+        "a_b.example.com",
+        "-a.com",
+        "a-.com",
+        "a.-b",
+        "a..b",
+        ".a.b",
+        "a.b-",
+        "a.b.",
+        "1.2.3.4",
+        "192.0.2.10",
+        "255.255.255.255",
+        "256.1.1.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "1..2.3",
+        "1.2.3.",
+        ".1.2.3",
+        "1234.1.1.1",
+        "01.02.03.04",
+        "1.2.3.4a",
+        "a1.2.3.4",
+        "[::1]",
+        "[2001:db8::1]",
+        "[::1",
+        "",
+        "x",
+        "abcdefghijklmn",
+        "abcdefghijklmno",
+        "abcdefghijklmnop",
+        "abcdefghijklmnopq",
+        "abcdefghij.klmno-",
+        "abcdefghij.klmn-.",
+        "abcdefghijklmn.-",
+        "sub.domain.example.net",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.bc",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b-",
+        "111.111.111.11",
+        "111.111.111.111",
+        "1.1.1.1111",
+    };
+    static const unsigned char stops[] = {':', ';', '>', ',', ' ', 0, 0x80, 0xff, '.', '-'};
+    (void)state;
+    for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
+        for (size_t s = 0; s < sizeof(stops) / sizeof(stops[0]); s++)
+            check_host(hosts[i], strlen(hosts[i]), stops[s]);
+}
+
+/* sip_scan_params_generic() and, where the CPU has SSSE3, the SSSE3 build:
+ * the same verdict, reason, values, run and stop on every case. */
+static void check_params(const char *text, size_t len, bool list)
+{
+    static const struct sip_param_want want[] = {
+        SIP_WANT("branch"),
+        SIP_WANT("received"),
+        SIP_WANT("rport"),
+        SIP_WANT("tag"),
+    };
+    enum { NWANT = sizeof(want) / sizeof(want[0]) };
+    char *buf = exact_copy(text, len);
+
+    for (size_t e = 0; e <= len; e++) {
+        struct slice f1[NWANT], f2[NWANT], p1 = SLICE_NULL, p2 = SLICE_NULL;
+        const char *s1 = NULL, *s2 = NULL, *r1 = NULL, *r2 = NULL;
+        for (size_t i = 0; i < NWANT; i++)
+            f1[i] = f2[i] = SLICE_NULL;
+        /* the reference reads nothing past end */
+        char *ref = exact_copy(buf, e);
+        int e1 =
+            sip_scan_params_generic(ref, ref + e, ref + e, list, want, NWANT, f1, &p1, &s1, &r1);
+        int e2 = sip_scan_params(buf, buf + e, buf + len, list, want, NWANT, f2, &p2, &s2, &r2);
+        if (e1 != e2 || (!e1 && s1 - ref != s2 - buf))
+            print_error("params \"%.*s\" end %zu list %d: %d/%d, stop %td/%td\n", (int)len, text, e,
+                        list, e1, e2, e1 ? 0 : s1 - ref, e2 ? 0 : s2 - buf);
+        assert_int_equal(e1, e2);
+        if (e1) {
+            assert_string_equal(r1, r2);
+        } else {
+            assert_int_equal(s1 - ref, s2 - buf);
+            assert_int_equal(p1.p - ref, p2.p - buf);
+            assert_int_equal(p1.len, p2.len);
+            for (size_t i = 0; i < NWANT; i++) {
+                assert_int_equal(slice_present(f1[i]), slice_present(f2[i]));
+                if (slice_present(f1[i])) {
+                    assert_int_equal(f1[i].p - ref, f2[i].p - buf);
+                    assert_int_equal(f1[i].len, f2[i].len);
+                }
+            }
+        }
+        free(ref);
+    }
+    free(buf);
+}
+
+static void test_params_fast_path(void **state)
+{
+    static const char *const cases[] = {
+        ";branch=z9hG4bK-d8754z-77ab31c0e4f2;rport",
+        ";rport;branch=z9hG4bK-p1-a07e2c95d1f4;received=198.51.100.7",
+        ";received=192.0.2.10;rport=5060;branch=z9hG4bK-d8754z-77ab31c0e4f2, SIP/2.0/UDP h",
+        " ; branch = z9hG4bK1 ; rport ;tag=\"a b\" ,x",
+        ";tag=\"unterminated",
+        ";tag=",
+        ";tag= ;x",
+        ";=x",
+        "; ;x",
+        ";branch=abc;;x",
+        ";x=[2001:db8::1];y=a:b",
+        ";branch=aaaaaaaaaaaaaaa;b=1",
+        ";branch=aaaaaaaaaaaaaaaa;b=1",
+        ";branch=aaaaaaaaaaaaaaaaa;b=1",
+        ";bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb=1;cccccccccccccccccccccccccccccccc",
+        ";branch=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa;",
+        ";branch=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,",
+        ";branch=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa x",
+        ";tag=abc\200def",
+        ";tag=abc\xff",
+        ";tag\x80=1",
+        "junk",
+        ";RPORT;Branch=X",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_params(cases[i], strlen(cases[i]), true);
+        check_params(cases[i], strlen(cases[i]), false);
+    }
+    /* NUL bytes inside and right after a value */
+    static const char with_nul[] = ";branch=abc\0def;tag=x\0";
+    check_params(with_nul, sizeof(with_nul) - 1, true);
+    /* a delimiter as the last byte before lim, at each run length */
+    char text[128];
+    for (size_t li = 0; li < sizeof(boundary_lengths) / sizeof(boundary_lengths[0]); li++) {
+        for (size_t si = 0; si < sizeof(stop_bytes) / sizeof(stop_bytes[0]); si++) {
+            size_t len = 0;
+            memcpy(text, ";branch=", 8);
+            len = 8;
+            for (size_t k = 0; k < boundary_lengths[li]; k++)
+                text[len++] = (char)('a' + k % 26);
+            text[len++] = (char)stop_bytes[si];
+            check_params(text, len, true);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_nibble_tables),
+        cmocka_unit_test(test_nibble_runs),
+        cmocka_unit_test(test_host_fast_path),
+        cmocka_unit_test(test_params_fast_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
