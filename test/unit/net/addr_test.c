@@ -140,6 +140,26 @@ static void test_format(void **state)
     assert_string_equal(buf, "[2001");
     assert_int_equal(net_addr_format(SA(a), buf, 0), 0);
 
+    /* IPv4 is formatted by hand: every octet width, against inet_ntop */
+    static const char *const v4[] = {"0.0.0.0", "255.255.255.255", "10.0.0.1", "127.0.0.1",
+                                     "1.22.133.4", "100.10.1.0"};
+    for (size_t i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+        char want[INET_ADDRSTRLEN];
+        assert_int_equal(net_addr_from_ip(v4[i], strlen(v4[i]), 65535, &a), 0);
+        assert_non_null(inet_ntop(AF_INET, &((struct sockaddr_in *)&a.ss)->sin_addr, want,
+                                  sizeof(want)));
+        assert_int_equal(net_addr_ip(SA(a), buf, sizeof(buf)), strlen(want));
+        assert_string_equal(buf, want);
+        char with_port[64];
+        snprintf(with_port, sizeof(with_port), "%s:65535", want);
+        assert_int_equal(net_addr_format(SA(a), buf, sizeof(buf)), strlen(with_port));
+        assert_string_equal(buf, with_port);
+    }
+    assert_int_equal(net_addr_from_ip("255.255.255.255", 15, 0, &a), 0);
+    assert_int_equal(net_addr_ip(SA(a), buf, 4), 3);
+    assert_string_equal(buf, "255");
+    assert_int_equal(net_addr_format(SA(a), buf, sizeof(buf)), strlen("255.255.255.255:0"));
+
     struct sockaddr_storage unix_ss = {.ss_family = AF_UNIX};
     net_addr_format((struct sockaddr *)&unix_ss, buf, sizeof(buf));
     assert_string_equal(buf, "unknown");
