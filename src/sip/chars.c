@@ -349,10 +349,28 @@ scan_params(const char *p, const char *end, const char *lim, bool list,
             value = slice_make(v, (size_t)(p - v));
             last = p;
         }
-        for (unsigned i = 0; i < nwant; i++) {
-            if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
-                found[i] = value;
-                break;
+        if (nlen <= 8 && lim - name >= 8) { /* nlen >= 1: checked above */
+            /* the name as one lower-cased word, its bytes past nlen zeroed:
+             * equal to a wanted name's padded word only when the two are
+             * equal (a token byte is never 0, even ORed with 0x20) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+            uint64_t first = ~0ull << (64 - 8 * nlen);
+#else
+            uint64_t first = ~0ull >> (64 - 8 * nlen);
+#endif
+            uint64_t w = (slice_load64(name) | 0x2020202020202020ull) & first;
+            for (unsigned i = 0; i < nwant; i++) {
+                if (slice_load64(want[i].name) == w) {
+                    found[i] = value;
+                    break;
+                }
+            }
+        } else {
+            for (unsigned i = 0; i < nwant; i++) {
+                if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
+                    found[i] = value;
+                    break;
+                }
             }
         }
     }

@@ -192,11 +192,19 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const 
     if (!p)
         return via_fail(via, reason, "bad Via protocol");
     s = p;
-    p = skip_token(p, end);
-    via->transport = slice_make(s, (size_t)(p - s));
-    if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
-        return via_fail(via, reason, "bad Via transport");
-    p = skip_lws(p, end);
+    if (end - p >= 5 && p[3] == ' ' && (unsigned char)p[4] > ' ' &&
+        (sip_cclass[(unsigned char)p[0]] & sip_cclass[(unsigned char)p[1]] &
+         sip_cclass[(unsigned char)p[2]] & CC_TOKEN)) {
+        /* "UDP " and the like, then the host: what the loops below find */
+        via->transport = slice_make(s, 3);
+        p += 4;
+    } else {
+        p = skip_token(p, end);
+        via->transport = slice_make(s, (size_t)(p - s));
+        if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
+            return via_fail(via, reason, "bad Via transport");
+        p = skip_lws(p, end);
+    }
     p = sip_scan_host_in(p, end, lim, &via->host, &via->host_type);
     if (!p)
         return via_fail(via, reason, "bad Via sent-by host");
@@ -206,11 +214,18 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const 
     if (p < end && *p == ':') {
         p = skip_lws(p + 1, end);
         s = p;
-        while (p < end && cc_is(*p, CC_DIGIT))
-            p++;
-        via->port_str = slice_make(s, (size_t)(p - s));
         uint64_t port;
-        if (slice_to_u64(via->port_str, 65535, &port) != 0 || port == 0)
+        if (sip_port4(p, end, &port)) {
+            p += 4;
+            via->port_str = slice_make(s, 4);
+        } else {
+            while (p < end && cc_is(*p, CC_DIGIT))
+                p++;
+            via->port_str = slice_make(s, (size_t)(p - s));
+            if (slice_to_u64(via->port_str, 65535, &port) != 0)
+                return via_fail(via, reason, "bad Via sent-by port");
+        }
+        if (port == 0)
             return via_fail(via, reason, "bad Via sent-by port");
         via->port = (uint16_t)port;
         last = p;
@@ -330,9 +345,13 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     }
     if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
         return EBADMSG;
-    if (sip_scan_params(after_uri, end, lim, list, na_want, 3, found, &na->params, next,
-                        reason) != 0)
+    if (after_uri == end) { /* no parameters: what the scan would give, without the call */
+        na->params = slice_make(end, 0);
+        *next = end;
+    } else if (sip_scan_params(after_uri, end, lim, list, na_want, 3, found, &na->params, next,
+                               reason) != 0) {
         return EBADMSG;
+    }
     const char *last = na->params.len ? slice_end(na->params) : after_uri;
     na->raw = slice_make(start, (size_t)(last - start));
     if (slice_present(found[0])) {
@@ -361,7 +380,8 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
 {
     const char *p = text.p, *end = slice_end(text), *s;
 
-    p = skip_lws(p, end);
+    if (p < end && (unsigned char)*p <= ' ') /* the splitter trims values: rare */
+        p = skip_lws(p, end);
     s = p;
     while (p < end && cc_is(*p, CC_DIGIT))
         p++;
@@ -372,11 +392,13 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
         return fail(reason, "bad CSeq number");
     if (p >= end || !cc_is(*p, CC_WS))
         return fail(reason, "bad CSeq");
-    p = skip_lws(p, end);
+    p++; /* one SP, as usual, then the method; else the LWS loop */
+    if (p < end && (unsigned char)*p <= ' ')
+        p = skip_lws(p, end);
     s = p;
     p = skip_class(p, end, CC_TOKEN); /* a method: mostly six letters or more */
     cseq->method = slice_make(s, (size_t)(p - s));
-    if (cseq->method.len == 0 || skip_lws(p, end) != end)
+    if (cseq->method.len == 0 || (p != end && skip_lws(p, end) != end))
         return fail(reason, "bad CSeq method");
     cseq->method_id = sip_method_lookup(cseq->method);
     return 0;
@@ -456,8 +478,9 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
         const char *eq = find_byte_in(p, end, lim, '=');
         if (eq) {
             const char *ne = eq;
-            while (ne > p && cc_is(ne[-1], CC_WS))
-                ne--;
+            if (__builtin_expect(ne > p && (unsigned char)ne[-1] <= ' ', 0)) /* rare LWS */
+                while (ne > p && cc_is(ne[-1], CC_WS))
+                    ne--;
             dst = digest_slot(d, p, (size_t)(ne - p));
         }
         if (dst) {
@@ -500,7 +523,11 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
         if (p < end) {
             if (*p != ',')
                 return fail(reason, "bad digest parameter list");
-            p = skip_lws(p + 1, end);
+            p++;
+            if (end - p >= 2 && *p == ' ' && !cc_is(p[1], CC_WS)) /* ", " as usual */
+                p++;
+            else
+                p = skip_lws(p, end);
         }
         if (dst) {
             if (slice_present(*dst))

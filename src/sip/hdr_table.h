@@ -2,106 +2,463 @@
 #ifndef SIPD_SIP_HDR_TABLE_H
 #define SIPD_SIP_HDR_TABLE_H
 
+#include <stdint.h>
+
 #include "sip/sip.h"
 
-#define SIP_HDR_HASH_SIZE 512u
-/* first, third (or last, when shorter) and last letter, lower-cased */
-#define SIP_HDR_HASH(len, first, third, last) \
-    ((((unsigned)(len)) * 14u + (unsigned)(first) * 11u + (unsigned)(last) * 12u + \
-      (unsigned)(third)) % 512u)
+/* the longest known name: longer ones are never looked up */
+#define SIP_HDR_NAME_MAX 24u
+#define SIP_HDR_HASH_BITS 9u
+/* w0: the name's first eight bytes as a little-endian word, each ORed
+ * with 0x20 and those past the name zeroed; last: its last byte | 0x20 */
+#define SIP_HDR_HASH(w0, len, last) \
+    ((unsigned)((((uint64_t)(w0) ^ ((uint64_t)((len) | ((last) << 8)) << 48)) * \
+                 0xf4dbac21dbc74159ull) >> (64 - SIP_HDR_HASH_BITS)))
 
+/*
+ * A known name as three little-endian words: name (lower case, zero
+ * padded) and fold (0x20 under each letter, so that (byte | fold) equals
+ * the lower-case letter for either case, while '-' matches only itself).
+ * 64 bytes, so that an index scales by a shift. Entry 0 is empty.
+ */
 struct sip_hdr_slot {
-    const char *name; /* lower case */
+    _Alignas(64) uint64_t name[3];
+    uint64_t fold[3];
     unsigned char len;
     unsigned char type;
 };
 
-static const struct sip_hdr_slot sip_hdr_slots[SIP_HDR_HASH_SIZE] = {
-    [4] = {"p-preferred-identity", 20, SIP_HDR_P_PREFERRED_IDENTITY},
-    [19] = {"content-type", 12, SIP_HDR_CONTENT_TYPE},
-    [22] = {"k", 1, SIP_HDR_SUPPORTED},
-    [28] = {"accept-language", 15, SIP_HDR_ACCEPT_LANGUAGE},
-    [37] = {"from", 4, SIP_HDR_FROM},
-    [41] = {"via", 3, SIP_HDR_VIA},
-    [42] = {"cseq", 4, SIP_HDR_CSEQ},
-    [45] = {"min-se", 6, SIP_HDR_MIN_SE},
-    [46] = {"l", 1, SIP_HDR_CONTENT_LENGTH},
-    [52] = {"accept-encoding", 15, SIP_HDR_ACCEPT_ENCODING},
-    [70] = {"m", 1, SIP_HDR_CONTACT},
-    [75] = {"content-language", 16, SIP_HDR_CONTENT_LANGUAGE},
-    [80] = {"alert-info", 10, SIP_HDR_ALERT_INFO},
-    [82] = {"accept", 6, SIP_HDR_ACCEPT},
-    [83] = {"content-length", 14, SIP_HDR_CONTENT_LENGTH},
-    [92] = {"path", 4, SIP_HDR_PATH},
-    [93] = {"route", 5, SIP_HDR_ROUTE},
-    [95] = {"call-info", 9, SIP_HDR_CALL_INFO},
-    [99] = {"content-encoding", 16, SIP_HDR_CONTENT_ENCODING},
-    [113] = {"allow", 5, SIP_HDR_ALLOW},
-    [114] = {"event", 5, SIP_HDR_EVENT},
-    [117] = {"require", 7, SIP_HDR_REQUIRE},
-    [118] = {"o", 1, SIP_HDR_EVENT},
-    [125] = {"authorization", 13, SIP_HDR_AUTHORIZATION},
-    [126] = {"in-reply-to", 11, SIP_HDR_IN_REPLY_TO},
-    [129] = {"contact", 7, SIP_HDR_CONTACT},
-    [133] = {"rack", 4, SIP_HDR_RACK},
-    [137] = {"error-info", 10, SIP_HDR_ERROR_INFO},
-    [141] = {"expires", 7, SIP_HDR_EXPIRES},
-    [143] = {"supported", 9, SIP_HDR_SUPPORTED},
-    [163] = {"allow-events", 12, SIP_HDR_ALLOW_EVENTS},
-    [165] = {"sip-etag", 8, SIP_HDR_SIP_ETAG},
-    [173] = {"record-route", 12, SIP_HDR_RECORD_ROUTE},
-    [177] = {"proxy-require", 13, SIP_HDR_PROXY_REQUIRE},
-    [187] = {"to", 2, SIP_HDR_TO},
-    [190] = {"r", 1, SIP_HDR_REFER_TO},
-    [194] = {"accept-contact", 14, SIP_HDR_ACCEPT_CONTACT},
-    [195] = {"reason", 6, SIP_HDR_REASON},
-    [196] = {"unsupported", 11, SIP_HDR_UNSUPPORTED},
-    [197] = {"warning", 7, SIP_HDR_WARNING},
-    [207] = {"rseq", 4, SIP_HDR_RSEQ},
-    [213] = {"service-route", 13, SIP_HDR_SERVICE_ROUTE},
-    [214] = {"s", 1, SIP_HDR_SUBJECT},
-    [221] = {"authentication-info", 19, SIP_HDR_AUTHENTICATION_INFO},
-    [225] = {"content-disposition", 19, SIP_HDR_CONTENT_DISPOSITION},
-    [233] = {"sip-if-match", 12, SIP_HDR_SIP_IF_MATCH},
-    [236] = {"mime-version", 12, SIP_HDR_MIME_VERSION},
-    [238] = {"t", 1, SIP_HDR_TO},
-    [240] = {"refer-to", 8, SIP_HDR_REFER_TO},
-    [247] = {"proxy-authenticate", 18, SIP_HDR_PROXY_AUTHENTICATE},
-    [250] = {"reply-to", 8, SIP_HDR_REPLY_TO},
-    [252] = {"organization", 12, SIP_HDR_ORGANIZATION},
-    [260] = {"identity", 8, SIP_HDR_IDENTITY},
-    [262] = {"u", 1, SIP_HDR_ALLOW_EVENTS},
-    [267] = {"subscription-state", 18, SIP_HDR_SUBSCRIPTION_STATE},
-    [271] = {"server", 6, SIP_HDR_SERVER},
-    [283] = {"min-expires", 11, SIP_HDR_MIN_EXPIRES},
-    [286] = {"v", 1, SIP_HDR_VIA},
-    [293] = {"subject", 7, SIP_HDR_SUBJECT},
-    [294] = {"a", 1, SIP_HDR_ACCEPT_CONTACT},
-    [295] = {"timestamp", 9, SIP_HDR_TIMESTAMP},
-    [298] = {"replaces", 8, SIP_HDR_REPLACES},
-    [304] = {"www-authenticate", 16, SIP_HDR_WWW_AUTHENTICATE},
-    [307] = {"max-forwards", 12, SIP_HDR_MAX_FORWARDS},
-    [318] = {"b", 1, SIP_HDR_REFERRED_BY},
-    [327] = {"privacy", 7, SIP_HDR_PRIVACY},
-    [332] = {"retry-after", 11, SIP_HDR_RETRY_AFTER},
-    [334] = {"x", 1, SIP_HDR_SESSION_EXPIRES},
-    [341] = {"priority", 8, SIP_HDR_PRIORITY},
-    [342] = {"c", 1, SIP_HDR_CONTENT_TYPE},
-    [358] = {"y", 1, SIP_HDR_IDENTITY},
-    [360] = {"user-agent", 10, SIP_HDR_USER_AGENT},
-    [366] = {"d", 1, SIP_HDR_REQUEST_DISPOSITION},
-    [369] = {"proxy-authorization", 19, SIP_HDR_PROXY_AUTHORIZATION},
-    [388] = {"reject-contact", 14, SIP_HDR_REJECT_CONTACT},
-    [390] = {"e", 1, SIP_HDR_CONTENT_ENCODING},
-    [393] = {"request-disposition", 19, SIP_HDR_REQUEST_DISPOSITION},
-    [402] = {"referred-by", 11, SIP_HDR_REFERRED_BY},
-    [410] = {"session-expires", 15, SIP_HDR_SESSION_EXPIRES},
-    [414] = {"f", 1, SIP_HDR_FROM},
-    [436] = {"date", 4, SIP_HDR_DATE},
-    [447] = {"call-id", 7, SIP_HDR_CALL_ID},
-    [486] = {"i", 1, SIP_HDR_CALL_ID},
-    [487] = {"p-asserted-identity", 19, SIP_HDR_P_ASSERTED_IDENTITY},
-    [510] = {"j", 1, SIP_HDR_REJECT_CONTACT},
+static const struct sip_hdr_slot sip_hdr_slots[] = {
+    {{0, 0, 0}, {0, 0, 0}, 0, SIP_HDR_OTHER},
+    /* 1: o */
+    {{0x000000000000006full, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_EVENT},
+    /* 2: mime-version */
+    {{0x7265762d656d696dull, 0x000000006e6f6973ull, 0x0000000000000000ull},
+     {0x2020200020202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_MIME_VERSION},
+    /* 3: accept-contact */
+    {{0x632d747065636361ull, 0x0000746361746e6full, 0x0000000000000000ull},
+     {0x2000202020202020ull, 0x0000202020202020ull, 0x0000000000000000ull},
+     14, SIP_HDR_ACCEPT_CONTACT},
+    /* 4: sip-if-match */
+    {{0x6d2d66692d706973ull, 0x0000000068637461ull, 0x0000000000000000ull},
+     {0x2000202000202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_SIP_IF_MATCH},
+    /* 5: y */
+    {{0x0000000000000079ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_IDENTITY},
+    /* 6: b */
+    {{0x0000000000000062ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_REFERRED_BY},
+    /* 7: record-route */
+    {{0x722d64726f636572ull, 0x000000006574756full, 0x0000000000000000ull},
+     {0x2000202020202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_RECORD_ROUTE},
+    /* 8: l */
+    {{0x000000000000006cull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_CONTENT_LENGTH},
+    /* 9: content-language */
+    {{0x2d746e65746e6f63ull, 0x65676175676e616cull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x2020202020202020ull, 0x0000000000000000ull},
+     16, SIP_HDR_CONTENT_LANGUAGE},
+    /* 10: v */
+    {{0x0000000000000076ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_VIA},
+    /* 11: sip-etag */
+    {{0x676174652d706973ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020202000202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_SIP_ETAG},
+    /* 12: content-disposition */
+    {{0x2d746e65746e6f63ull, 0x7469736f70736964ull, 0x00000000006e6f69ull},
+     {0x0020202020202020ull, 0x2020202020202020ull, 0x0000000000202020ull},
+     19, SIP_HDR_CONTENT_DISPOSITION},
+    /* 13: require */
+    {{0x0065726975716572ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_REQUIRE},
+    /* 14: session-expires */
+    {{0x2d6e6f6973736573ull, 0x0073657269707865ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0020202020202020ull, 0x0000000000000000ull},
+     15, SIP_HDR_SESSION_EXPIRES},
+    /* 15: i */
+    {{0x0000000000000069ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_CALL_ID},
+    /* 16: refer-to */
+    {{0x6f742d7265666572ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_REFER_TO},
+    /* 17: rack */
+    {{0x000000006b636172ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_RACK},
+    /* 18: call-id */
+    {{0x0064692d6c6c6163ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020200020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_CALL_ID},
+    /* 19: s */
+    {{0x0000000000000073ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_SUBJECT},
+    /* 20: content-type */
+    {{0x2d746e65746e6f63ull, 0x0000000065707974ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_CONTENT_TYPE},
+    /* 21: min-se */
+    {{0x000065732d6e696dull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000202000202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     6, SIP_HDR_MIN_SE},
+    /* 22: contact */
+    {{0x00746361746e6f63ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_CONTACT},
+    /* 23: error-info */
+    {{0x6e692d726f727265ull, 0x0000000000006f66ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000000002020ull, 0x0000000000000000ull},
+     10, SIP_HDR_ERROR_INFO},
+    /* 24: f */
+    {{0x0000000000000066ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_FROM},
+    /* 25: proxy-authenticate */
+    {{0x75612d79786f7270ull, 0x616369746e656874ull, 0x0000000000006574ull},
+     {0x2020002020202020ull, 0x2020202020202020ull, 0x0000000000002020ull},
+     18, SIP_HDR_PROXY_AUTHENTICATE},
+    /* 26: www-authenticate */
+    {{0x687475612d777777ull, 0x6574616369746e65ull, 0x0000000000000000ull},
+     {0x2020202000202020ull, 0x2020202020202020ull, 0x0000000000000000ull},
+     16, SIP_HDR_WWW_AUTHENTICATE},
+    /* 27: path */
+    {{0x0000000068746170ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_PATH},
+    /* 28: to */
+    {{0x0000000000006f74ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000002020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     2, SIP_HDR_TO},
+    /* 29: warning */
+    {{0x00676e696e726177ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_WARNING},
+    /* 30: timestamp */
+    {{0x6d617473656d6974ull, 0x0000000000000070ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000000020ull, 0x0000000000000000ull},
+     9, SIP_HDR_TIMESTAMP},
+    /* 31: from */
+    {{0x000000006d6f7266ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_FROM},
+    /* 32: c */
+    {{0x0000000000000063ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_CONTENT_TYPE},
+    /* 33: date */
+    {{0x0000000065746164ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_DATE},
+    /* 34: route */
+    {{0x0000006574756f72ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000002020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     5, SIP_HDR_ROUTE},
+    /* 35: m */
+    {{0x000000000000006dull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_CONTACT},
+    /* 36: referred-by */
+    {{0x6465727265666572ull, 0x000000000079622dull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000202000ull, 0x0000000000000000ull},
+     11, SIP_HDR_REFERRED_BY},
+    /* 37: authorization */
+    {{0x7a69726f68747561ull, 0x0000006e6f697461ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000002020202020ull, 0x0000000000000000ull},
+     13, SIP_HDR_AUTHORIZATION},
+    /* 38: user-agent */
+    {{0x6567612d72657375ull, 0x000000000000746eull, 0x0000000000000000ull},
+     {0x2020200020202020ull, 0x0000000000002020ull, 0x0000000000000000ull},
+     10, SIP_HDR_USER_AGENT},
+    /* 39: replaces */
+    {{0x736563616c706572ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_REPLACES},
+    /* 40: accept-encoding */
+    {{0x652d747065636361ull, 0x00676e69646f636eull, 0x0000000000000000ull},
+     {0x2000202020202020ull, 0x0020202020202020ull, 0x0000000000000000ull},
+     15, SIP_HDR_ACCEPT_ENCODING},
+    /* 41: priority */
+    {{0x797469726f697270ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_PRIORITY},
+    /* 42: allow-events */
+    {{0x76652d776f6c6c61ull, 0x0000000073746e65ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_ALLOW_EVENTS},
+    /* 43: j */
+    {{0x000000000000006aull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_REJECT_CONTACT},
+    /* 44: event */
+    {{0x000000746e657665ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000002020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     5, SIP_HDR_EVENT},
+    /* 45: server */
+    {{0x0000726576726573ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     6, SIP_HDR_SERVER},
+    /* 46: t */
+    {{0x0000000000000074ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_TO},
+    /* 47: cseq */
+    {{0x0000000071657363ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_CSEQ},
+    /* 48: reject-contact */
+    {{0x632d7463656a6572ull, 0x0000746361746e6full, 0x0000000000000000ull},
+     {0x2000202020202020ull, 0x0000202020202020ull, 0x0000000000000000ull},
+     14, SIP_HDR_REJECT_CONTACT},
+    /* 49: allow */
+    {{0x000000776f6c6c61ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000002020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     5, SIP_HDR_ALLOW},
+    /* 50: organization */
+    {{0x617a696e6167726full, 0x000000006e6f6974ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_ORGANIZATION},
+    /* 51: unsupported */
+    {{0x726f707075736e75ull, 0x0000000000646574ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000202020ull, 0x0000000000000000ull},
+     11, SIP_HDR_UNSUPPORTED},
+    /* 52: call-info */
+    {{0x666e692d6c6c6163ull, 0x000000000000006full, 0x0000000000000000ull},
+     {0x2020200020202020ull, 0x0000000000000020ull, 0x0000000000000000ull},
+     9, SIP_HDR_CALL_INFO},
+    /* 53: authentication-info */
+    {{0x69746e6568747561ull, 0x692d6e6f69746163ull, 0x00000000006f666eull},
+     {0x2020202020202020ull, 0x2000202020202020ull, 0x0000000000202020ull},
+     19, SIP_HDR_AUTHENTICATION_INFO},
+    /* 54: max-forwards */
+    {{0x77726f662d78616dull, 0x0000000073647261ull, 0x0000000000000000ull},
+     {0x2020202000202020ull, 0x0000000020202020ull, 0x0000000000000000ull},
+     12, SIP_HDR_MAX_FORWARDS},
+    /* 55: identity */
+    {{0x797469746e656469ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_IDENTITY},
+    /* 56: d */
+    {{0x0000000000000064ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_REQUEST_DISPOSITION},
+    /* 57: alert-info */
+    {{0x6e692d7472656c61ull, 0x0000000000006f66ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000000002020ull, 0x0000000000000000ull},
+     10, SIP_HDR_ALERT_INFO},
+    /* 58: via */
+    {{0x0000000000616976ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     3, SIP_HDR_VIA},
+    /* 59: retry-after */
+    {{0x66612d7972746572ull, 0x0000000000726574ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000000202020ull, 0x0000000000000000ull},
+     11, SIP_HDR_RETRY_AFTER},
+    /* 60: service-route */
+    {{0x2d65636976726573ull, 0x0000006574756f72ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000002020202020ull, 0x0000000000000000ull},
+     13, SIP_HDR_SERVICE_ROUTE},
+    /* 61: content-length */
+    {{0x2d746e65746e6f63ull, 0x00006874676e656cull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000202020202020ull, 0x0000000000000000ull},
+     14, SIP_HDR_CONTENT_LENGTH},
+    /* 62: privacy */
+    {{0x0079636176697270ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_PRIVACY},
+    /* 63: x */
+    {{0x0000000000000078ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_SESSION_EXPIRES},
+    /* 64: subject */
+    {{0x007463656a627573ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_SUBJECT},
+    /* 65: a */
+    {{0x0000000000000061ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_ACCEPT_CONTACT},
+    /* 66: proxy-require */
+    {{0x65722d79786f7270ull, 0x0000006572697571ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000002020202020ull, 0x0000000000000000ull},
+     13, SIP_HDR_PROXY_REQUIRE},
+    /* 67: p-asserted-identity */
+    {{0x7472657373612d70ull, 0x746e6564692d6465ull, 0x0000000000797469ull},
+     {0x2020202020200020ull, 0x2020202020002020ull, 0x0000000000202020ull},
+     19, SIP_HDR_P_ASSERTED_IDENTITY},
+    /* 68: supported */
+    {{0x6574726f70707573ull, 0x0000000000000064ull, 0x0000000000000000ull},
+     {0x2020202020202020ull, 0x0000000000000020ull, 0x0000000000000000ull},
+     9, SIP_HDR_SUPPORTED},
+    /* 69: k */
+    {{0x000000000000006bull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_SUPPORTED},
+    /* 70: min-expires */
+    {{0x697078652d6e696dull, 0x0000000000736572ull, 0x0000000000000000ull},
+     {0x2020202000202020ull, 0x0000000000202020ull, 0x0000000000000000ull},
+     11, SIP_HDR_MIN_EXPIRES},
+    /* 71: reason */
+    {{0x00006e6f73616572ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     6, SIP_HDR_REASON},
+    /* 72: content-encoding */
+    {{0x2d746e65746e6f63ull, 0x676e69646f636e65ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x2020202020202020ull, 0x0000000000000000ull},
+     16, SIP_HDR_CONTENT_ENCODING},
+    /* 73: u */
+    {{0x0000000000000075ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_ALLOW_EVENTS},
+    /* 74: expires */
+    {{0x0073657269707865ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0020202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     7, SIP_HDR_EXPIRES},
+    /* 75: proxy-authorization */
+    {{0x75612d79786f7270ull, 0x74617a69726f6874ull, 0x00000000006e6f69ull},
+     {0x2020002020202020ull, 0x2020202020202020ull, 0x0000000000202020ull},
+     19, SIP_HDR_PROXY_AUTHORIZATION},
+    /* 76: reply-to */
+    {{0x6f742d796c706572ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x2020002020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     8, SIP_HDR_REPLY_TO},
+    /* 77: rseq */
+    {{0x0000000071657372ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     4, SIP_HDR_RSEQ},
+    /* 78: p-preferred-identity */
+    {{0x7265666572702d70ull, 0x6e6564692d646572ull, 0x0000000079746974ull},
+     {0x2020202020200020ull, 0x2020202000202020ull, 0x0000000020202020ull},
+     20, SIP_HDR_P_PREFERRED_IDENTITY},
+    /* 79: accept-language */
+    {{0x6c2d747065636361ull, 0x0065676175676e61ull, 0x0000000000000000ull},
+     {0x2000202020202020ull, 0x0020202020202020ull, 0x0000000000000000ull},
+     15, SIP_HDR_ACCEPT_LANGUAGE},
+    /* 80: subscription-state */
+    {{0x7069726373627573ull, 0x6174732d6e6f6974ull, 0x0000000000006574ull},
+     {0x2020202020202020ull, 0x2020200020202020ull, 0x0000000000002020ull},
+     18, SIP_HDR_SUBSCRIPTION_STATE},
+    /* 81: r */
+    {{0x0000000000000072ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_REFER_TO},
+    /* 82: accept */
+    {{0x0000747065636361ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000202020202020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     6, SIP_HDR_ACCEPT},
+    /* 83: request-disposition */
+    {{0x2d74736575716572ull, 0x7469736f70736964ull, 0x00000000006e6f69ull},
+     {0x0020202020202020ull, 0x2020202020202020ull, 0x0000000000202020ull},
+     19, SIP_HDR_REQUEST_DISPOSITION},
+    /* 84: e */
+    {{0x0000000000000065ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     {0x0000000000000020ull, 0x0000000000000000ull, 0x0000000000000000ull},
+     1, SIP_HDR_CONTENT_ENCODING},
+    /* 85: in-reply-to */
+    {{0x796c7065722d6e69ull, 0x00000000006f742dull, 0x0000000000000000ull},
+     {0x2020202020002020ull, 0x0000000000202000ull, 0x0000000000000000ull},
+     11, SIP_HDR_IN_REPLY_TO},
+};
+
+/* hash -> index into sip_hdr_slots (0: no known name) */
+static const unsigned char sip_hdr_index[1u << SIP_HDR_HASH_BITS] = {
+    [7] = 1,
+    [9] = 2,
+    [13] = 3,
+    [25] = 4,
+    [28] = 5,
+    [30] = 6,
+    [39] = 7,
+    [52] = 8,
+    [66] = 9,
+    [73] = 10,
+    [78] = 11,
+    [80] = 12,
+    [84] = 13,
+    [90] = 14,
+    [96] = 15,
+    [100] = 16,
+    [108] = 17,
+    [114] = 18,
+    [118] = 19,
+    [120] = 20,
+    [131] = 21,
+    [132] = 22,
+    [140] = 23,
+    [141] = 24,
+    [142] = 25,
+    [147] = 26,
+    [148] = 27,
+    [153] = 28,
+    [170] = 29,
+    [177] = 30,
+    [179] = 31,
+    [186] = 32,
+    [190] = 33,
+    [203] = 34,
+    [207] = 35,
+    [210] = 36,
+    [221] = 37,
+    [227] = 38,
+    [231] = 39,
+    [240] = 40,
+    [245] = 41,
+    [246] = 42,
+    [252] = 43,
+    [261] = 44,
+    [269] = 45,
+    [273] = 46,
+    [274] = 47,
+    [280] = 48,
+    [287] = 49,
+    [294] = 50,
+    [307] = 51,
+    [311] = 52,
+    [324] = 53,
+    [331] = 54,
+    [340] = 55,
+    [342] = 56,
+    [344] = 57,
+    [345] = 58,
+    [356] = 59,
+    [358] = 60,
+    [359] = 61,
+    [367] = 62,
+    [384] = 63,
+    [386] = 64,
+    [387] = 65,
+    [398] = 66,
+    [405] = 67,
+    [406] = 68,
+    [408] = 69,
+    [418] = 70,
+    [421] = 71,
+    [422] = 72,
+    [429] = 73,
+    [432] = 74,
+    [433] = 75,
+    [438] = 76,
+    [451] = 77,
+    [457] = 78,
+    [462] = 79,
+    [469] = 80,
+    [474] = 81,
+    [488] = 82,
+    [493] = 83,
+    [498] = 84,
+    [501] = 85,
 };
 
 struct sip_hdr_info {

@@ -47,16 +47,9 @@ struct lf_scan {
     uint64_t bits;     /* its LFs not yet taken */
 };
 
-static uint64_t lf_bits(const char *p, size_t n)
+static uint64_t lf_bits64(const char *q)
 {
 #if defined(__SSE2__)
-    const char *q = p;
-    char tmp[64];
-    if (n < 64) { /* the last block: a zero-padded copy, never a read past the end */
-        memset(tmp, 0, sizeof(tmp));
-        memcpy(tmp, p, n);
-        q = tmp;
-    }
     const __m128i nl = _mm_set1_epi8('\n');
     uint64_t m0 = (uint32_t)_mm_movemask_epi8(
         _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)q), nl));
@@ -69,12 +62,29 @@ static uint64_t lf_bits(const char *p, size_t n)
     return m0 | m1 << 16 | m2 << 32 | m3 << 48;
 #else
     uint64_t m = 0;
-    if (n > 64)
-        n = 64;
-    for (size_t i = 0; i < n; i++)
-        m |= (uint64_t)(p[i] == '\n') << i;
+    for (size_t i = 0; i < 64; i++)
+        m |= (uint64_t)(q[i] == '\n') << i;
     return m;
 #endif
+}
+
+/* The LFs of the n bytes at p (only the first 64 when n is larger); start
+ * is the first byte that may be read. A last block shorter than 64 bytes
+ * is read as the 64 bytes that end with it when they lie inside the
+ * buffer (the bitmap shifted down), else from a zero-padded copy: never a
+ * read outside [start, p + n). */
+static uint64_t lf_bits(const char *start, const char *p, size_t n)
+{
+    if (n >= 64)
+        return lf_bits64(p);
+    if (n == 0)
+        return 0;
+    if ((size_t)(p - start) >= 64 - n)
+        return lf_bits64(p + n - 64) >> (64 - n);
+    char tmp[64];
+    memset(tmp, 0, sizeof(tmp));
+    memcpy(tmp, p, n);
+    return lf_bits64(tmp);
 }
 
 /* Starts the scan at p; the first LF returned is the first at or after p. */
@@ -82,11 +92,12 @@ static void lf_scan_init(struct lf_scan *s, const char *p, const char *end)
 {
     s->block = p;
     s->end = end;
-    s->bits = lf_bits(p, (size_t)(end - p));
+    s->bits = lf_bits(p, p, (size_t)(end - p));
 }
 
 /* The next LF not yet taken, or the end of the message when none is left.
- * The block never steps past the end. */
+ * The block never steps past the end; the previous block (64 bytes before
+ * the current one) is inside the message, so a short last block reads it. */
 static inline const char *lf_scan_next(struct lf_scan *s)
 {
     while (s->bits == 0) {
@@ -95,7 +106,7 @@ static inline const char *lf_scan_next(struct lf_scan *s)
             return s->end;
         }
         s->block += 64;
-        s->bits = lf_bits(s->block, (size_t)(s->end - s->block));
+        s->bits = lf_bits(s->block - 64, s->block, (size_t)(s->end - s->block));
     }
     const char *lf = s->block + (unsigned)__builtin_ctzll(s->bits);
     s->bits &= s->bits - 1;
@@ -186,9 +197,11 @@ static int parse_status_line(struct sip_msg *msg, const char *base, const char *
     const char *c = sp + 1, *q = c;
     while (q < end && cc_is(*q, CC_DIGIT))
         q++;
-    uint64_t code;
-    if (q - c != 3 || slice_to_u64(slice_make(c, 3), 999, &code) != 0 || code < 100 ||
-        code > 699)
+    /* three digits (the loop above checked them): no conversion loop */
+    unsigned code = q - c == 3 ? (unsigned)(c[0] - '0') * 100u + (unsigned)(c[1] - '0') * 10u +
+                                     (unsigned)(c[2] - '0')
+                               : 0;
+    if (code < 100 || code > 699)
         return fail(err, base, c, "bad status code", 0);
     if (q < end && *q != ' ')
         return fail(err, base, q, "bad status line", 0);
@@ -244,19 +257,61 @@ static inline const char *find_colon(const char *p, const char *ce, const char *
     return find_byte(p, ce, ':');
 }
 
-/* The type of a header name, or -1 when it is not a token. A known name
- * (the generated table, hashed on length and the first, third and last
- * letters) is compared exactly, which validates it too; only an unknown
- * one is checked byte by byte. */
-static inline int hdr_type_checked(const char *name, size_t len)
+/* Eight bytes at p as a little-endian word (the byte order of the
+ * generated table). */
+static inline uint64_t hdr_le64(const char *p)
 {
-    if (len <= 255) {
-        unsigned first = (unsigned char)(name[0] | 0x20);
-        unsigned third = (unsigned char)(name[len < 3 ? len - 1 : 2] | 0x20);
-        unsigned last = (unsigned char)(name[len - 1] | 0x20);
-        const struct sip_hdr_slot *s = &sip_hdr_slots[SIP_HDR_HASH(len, first, third, last)];
-        if (s->len == len && name_ieq(name, s->name, len))
-            return s->type;
+    uint64_t w = slice_load64(p);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* The bytes of a name of length len (<= SIP_HDR_NAME_MAX) in its first
+ * word; hdr_care0[len - 8] those in its second, hdr_care0[len - 16] in its
+ * third. */
+/* one line per mask would hide the pattern */
+/* clang-format off */
+static const uint64_t hdr_care0[SIP_HDR_NAME_MAX + 1] = {
+    0, 0xffull, 0xffffull, 0xffffffull, 0xffffffffull, 0xffffffffffull, 0xffffffffffffull,
+    0xffffffffffffffull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
+    ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull, ~0ull,
+};
+/* clang-format on */
+_Static_assert(SIP_HDR_NAME_MAX == 24, "hdr_care0 lists one mask per length");
+
+/* The type of a header name, or -1 when it is not a token; bufend bounds
+ * what may be read. A known name (the generated table, hashed on its first
+ * word, length and last letter) is confirmed by up to three masked word
+ * compares, which validate it too; only an unknown one is checked byte by
+ * byte. A name closer than SIP_HDR_NAME_MAX bytes to bufend is compared
+ * from a zero-padded copy. */
+static inline int hdr_type_checked(const char *name, size_t len, const char *bufend)
+{
+    if (len - 1 < SIP_HDR_NAME_MAX) {
+        char tmp[SIP_HDR_NAME_MAX];
+        const char *q = name;
+        if ((size_t)(bufend - name) < SIP_HDR_NAME_MAX) {
+            memset(tmp, 0, sizeof(tmp));
+            memcpy(tmp, name, len);
+            q = tmp;
+        }
+        uint64_t w0 = hdr_le64(q);
+        uint64_t care0 = hdr_care0[len];
+        unsigned last = (unsigned char)(q[len - 1] | 0x20);
+        unsigned h = SIP_HDR_HASH((w0 | 0x2020202020202020ull) & care0, len, last);
+        const struct sip_hdr_slot *s = &sip_hdr_slots[sip_hdr_index[h]];
+        if (s->len == len) {
+            uint64_t x = ((w0 | s->fold[0]) ^ s->name[0]) & care0;
+            if (len > 8) {
+                x |= ((hdr_le64(q + 8) | s->fold[1]) ^ s->name[1]) & hdr_care0[len - 8];
+                if (len > 16)
+                    x |= ((hdr_le64(q + 16) | s->fold[2]) ^ s->name[2]) & hdr_care0[len - 16];
+            }
+            if (x == 0)
+                return s->type;
+        }
     }
     for (size_t i = 0; i < len; i++)
         if (!cc_is(name[i], CC_TOKEN))
@@ -266,7 +321,7 @@ static inline int hdr_type_checked(const char *name, size_t len)
 
 enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
 {
-    int t = len ? hdr_type_checked(name, len) : -1;
+    int t = len ? hdr_type_checked(name, len, name + len) : -1;
     return t < 0 ? SIP_HDR_OTHER : (enum sip_hdr_type)t;
 }
 
@@ -284,9 +339,10 @@ static __attribute__((noinline)) const char *take_folds(struct lf_scan *ls, cons
 
 /* Splits the header block, taking line ends from ls; *body_start is set
  * past the empty line, or NULL when the buffer ended first. The loop keeps
- * the scan state, the header array and its count in locals (their
- * addresses never escape, so they stay in registers) and stores the count
- * back on every way out. */
+ * the scan state, the header array, its count and capacity and the line
+ * limit in locals (their addresses never escape, so they stay in registers
+ * rather than being reloaded after every store to the array) and stores
+ * the count back on every way out. */
 static int split_headers(struct sip_msg *msg, const char *base, const struct lf_scan *ls,
                          const char *p, const char *end, const struct sip_limits *lim,
                          const char **body_start, const struct sip_hdr **dup,
@@ -294,30 +350,36 @@ static int split_headers(struct sip_msg *msg, const char *base, const struct lf_
 {
     struct lf_scan scan = *ls;
     struct sip_hdr *hdrs = msg->hdrs;
-    unsigned n = msg->hdr_count;
+    unsigned n = msg->hdr_count, cap = msg->hdr_cap;
+    const size_t max_line = lim->max_header_len; /* a local: the stores below may alias */
     int ret = 0;
 
     *body_start = NULL;
     *dup = NULL;
     while (p < end) {
         const char *lf = lf_scan_next(&scan);
-        const char *ce = content_end(p, lf);
+        /* content_end() without its lf > p test: p follows an LF here, so
+         * when lf == p, lf[-1] is that LF, not a CR */
+        const char *ce = lf - (lf[-1] == '\r');
         if (ce == p) { /* the empty line */
             *body_start = lf < end ? lf + 1 : end;
             break;
         }
-        if (cc_is(*p, CC_WS)) {
+        if ((unsigned char)*p <= ' ' && cc_is(*p, CC_WS)) { /* a name starts here */
             ret = fail(err, base, p, "folded line without a header", 400);
             break;
         }
-        if (__builtin_expect(lf + 1 < end && (lf[1] == ' ' || lf[1] == '\t'), 0)) {
+        /* a name starts nearly every next line: one compare rules out a fold */
+        if (__builtin_expect(lf + 1 < end && (unsigned char)lf[1] <= ' ' &&
+                                 (lf[1] == ' ' || lf[1] == '\t'),
+                             0)) {
             struct lf_scan fold = scan; /* its address escapes, not scan's */
             lf = take_folds(&fold, lf, end);
             scan = fold;
             ce = content_end(p, lf);
         }
         const char *next = lf < end ? lf + 1 : end;
-        if ((size_t)(next - p) > lim->max_header_len) {
+        if ((size_t)(next - p) > max_line) {
             fail(err, base, p, "header line too long", 513);
             ret = EMSGSIZE; /* a limit, as sip_msg_parse() promises */
             break;
@@ -329,15 +391,16 @@ static int split_headers(struct sip_msg *msg, const char *base, const struct lf_
             break;
         }
         const char *ne = colon;
-        while (ne > p && cc_is(ne[-1], CC_WS))
-            ne--;
+        if (__builtin_expect(ne > p && (unsigned char)ne[-1] <= ' ', 0)) /* LWS is rare */
+            while (ne > p && cc_is(ne[-1], CC_WS))
+                ne--;
         size_t name_len = (size_t)(ne - p);
-        int t = name_len ? hdr_type_checked(p, name_len) : -1;
+        int t = name_len ? hdr_type_checked(p, name_len, end) : -1;
         if (t < 0) {
             ret = fail(err, base, p, "header line without a colon", 400);
             break;
         }
-        if (n == msg->hdr_cap) {
+        if (n == cap) {
             if (n >= lim->max_headers) {
                 fail(err, base, p, "too many headers", 513);
                 ret = EMSGSIZE;
@@ -347,11 +410,18 @@ static int split_headers(struct sip_msg *msg, const char *base, const struct lf_
             if (grow_hdrs(msg, lim) != 0)
                 return ENOMEM;
             hdrs = msg->hdrs;
+            cap = msg->hdr_cap;
         }
-        /* the value, without the LWS around it (folding included) */
-        const char *vs = skip_lws(colon + 1, ce), *ve = ce;
-        while (ve > vs && cc_is(ve[-1], CC_WS))
-            ve--;
+        /* the value, without the LWS around it (folding included); ": "
+         * then the value is what everybody sends */
+        const char *vs = colon + 1, *ve = ce;
+        if (ce - vs >= 2 && *vs == ' ' && (unsigned char)vs[1] > ' ') /* no LWS byte is > SP */
+            vs++;
+        else
+            vs = skip_lws(vs, ce);
+        if (__builtin_expect(ve > vs && (unsigned char)ve[-1] <= ' ', 0))
+            while (ve > vs && cc_is(ve[-1], CC_WS))
+                ve--;
         struct sip_hdr *h = &hdrs[n];
         h->line = slice_make(p, (size_t)(next - p));
         h->name = slice_make(p, name_len);

@@ -279,6 +279,32 @@ skip_nibble(const char *p, const char *end, const char *lim, const uint8_t *lo, 
 
 #endif
 
+/* A port as everybody writes it: exactly four digits at p, then end or a
+ * non-digit. Sets *v (0 to 9999, leading zeros allowed, as slice_to_u64())
+ * and returns true; false means "not that form" (the caller takes the
+ * general path), never "bad". One word load and a few word operations
+ * instead of a loop to find the digits and another to convert them. */
+static inline bool sip_port4(const char *p, const char *end, uint64_t *v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (end - p < 4 || (end - p > 4 && cc_is(p[4], CC_DIGIT)))
+        return false;
+    uint32_t w = slice_load32(p);
+    /* every byte 0x30..0x39: high nibble 3, low nibble + 6 without carry */
+    if ((w & 0xf0f0f0f0u) != 0x30303030u || ((w & 0x0f0f0f0fu) + 0x06060606u) & 0xf0f0f0f0u)
+        return false;
+    uint32_t d = w & 0x0f0f0f0fu;                        /* first digit in the low byte */
+    uint32_t pairs = (d * 10u + (d >> 8)) & 0x00ff00ffu; /* d0d1 in byte 0, d2d3 in byte 2 */
+    *v = (pairs & 0xffu) * 100u + (pairs >> 16);
+    return true;
+#else
+    (void)p;
+    (void)end;
+    (void)v;
+    return false;
+#endif
+}
+
 static inline const char *skip_token(const char *p, const char *end)
 {
     while (p < end && cc_is(*p, CC_TOKEN))
@@ -322,6 +348,41 @@ static inline bool sip_ipv4_digitdot_valid(const char *p, size_t n)
             return false;
         p++;
     }
+}
+
+/* One part of an IPv4 address written with three digits: at most 255. */
+static inline bool sip_ipv4_part3_ok(const char *q)
+{
+    return (unsigned)(q[0] - '0') * 100u + (unsigned)(q[1] - '0') * 10u + (unsigned)(q[2] - '0') <=
+           255u;
+}
+
+/* sip_ipv4_digitdot_valid() of n (1 to 15) bytes of digits and dots at p,
+ * from the mask of its dots (bit i: byte i): exactly three, cutting four
+ * parts of one to three digits, a three-digit part at most 255. The parts
+ * come from the dot positions, so only three-digit parts are read. */
+static inline bool sip_ipv4_dots_valid(const char *p, unsigned n, unsigned dots)
+{
+    if (!dots)
+        return false;
+    unsigned d1 = (unsigned)__builtin_ctz(dots);
+    dots &= dots - 1;
+    if (!dots)
+        return false;
+    unsigned d2 = (unsigned)__builtin_ctz(dots);
+    dots &= dots - 1;
+    if (!dots)
+        return false;
+    unsigned d3 = (unsigned)__builtin_ctz(dots);
+    if (dots & (dots - 1))
+        return false;
+    /* part lengths d1, d2 - d1 - 1, d3 - d2 - 1, n - d3 - 1, each 1 to 3
+     * (unsigned: a length 0 wraps around) */
+    unsigned l0 = d1, l1 = d2 - d1 - 1, l2 = d3 - d2 - 1, l3 = n - d3 - 1;
+    if (l0 - 1 > 2 || l1 - 1 > 2 || l2 - 1 > 2 || l3 - 1 > 2)
+        return false;
+    return (l0 < 3 || sip_ipv4_part3_ok(p)) && (l1 < 3 || sip_ipv4_part3_ok(p + d1 + 1)) &&
+           (l2 < 3 || sip_ipv4_part3_ok(p + d2 + 1)) && (l3 < 3 || sip_ipv4_part3_ok(p + d3 + 1));
 }
 
 #if defined(__SSE2__)
@@ -376,7 +437,7 @@ static inline const char *sip_scan_host_in(const char *p, const char *end, const
             unsigned want = (1u << n) - 1;
             *host = slice_make(p, n);
             if ((ddm & want) == want) {
-                if (!sip_ipv4_digitdot_valid(p, n))
+                if (!sip_ipv4_dots_valid(p, n, dots & want))
                     return NULL;
                 *type = SIP_HOST_IPV4;
                 return p + n;
@@ -396,7 +457,7 @@ static inline const char *sip_scan_host_in(const char *p, const char *end, const
 
 /* A header parameter a decoder wants picked out while scanning. */
 struct sip_param_want {
-    const char *name; /* lower case */
+    char name[8]; /* lower case, zero padded: one word (a longer name does not compile) */
     size_t len;
 };
 #define SIP_WANT(lit) {"" lit, sizeof(lit) - 1}

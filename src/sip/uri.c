@@ -12,7 +12,8 @@ static int fail(const char **reason, const char *why)
 /* The first byte of [p, end) that is neither in cls nor starts a valid
  * %HH escape ('%' is in no URI class), or end; *escaped is set when an
  * escape was passed. */
-static const char *escaped_run_end(const char *p, const char *end, unsigned cls, bool *escaped)
+static inline __attribute__((always_inline)) const char *
+escaped_run_end(const char *p, const char *end, unsigned cls, bool *escaped)
 {
     for (;;) {
         p = skip_class(p, end, cls);
@@ -167,11 +168,18 @@ static int parse_sip(struct sip_uri *uri, const char *p, const char *end, const 
         return fail(reason, "bad host in URI");
     if (p < end && *p == ':') {
         const char *ps = ++p;
-        while (p < end && cc_is(*p, CC_DIGIT))
-            p++;
-        uri->port_str = slice_make(ps, (size_t)(p - ps));
         uint64_t port;
-        if (slice_to_u64(uri->port_str, 65535, &port) != 0 || port == 0)
+        if (sip_port4(p, end, &port)) {
+            p += 4;
+            uri->port_str = slice_make(ps, 4);
+        } else {
+            while (p < end && cc_is(*p, CC_DIGIT))
+                p++;
+            uri->port_str = slice_make(ps, (size_t)(p - ps));
+            if (slice_to_u64(uri->port_str, 65535, &port) != 0)
+                return fail(reason, "bad port in URI");
+        }
+        if (port == 0)
             return fail(reason, "bad port in URI");
         uri->port = (uint16_t)port;
     }

@@ -1181,6 +1181,126 @@ static void test_line_ends_at_block_edges(void **state)
     }
 }
 
+/* Header names as the last line of the message, at every distance from
+ * its end (the word compares read up to 24 bytes from the name, or from a
+ * zero-padded copy near the end): every known name in its own, lower and
+ * upper case maps to its type, and a name with any one byte changed to
+ * '!' (a token byte in no known name) to SIP_HDR_OTHER. */
+static void test_header_names_at_message_end(void **state)
+{
+    char buf[512], name[64];
+    struct test_msg t;
+    (void)state;
+    for (unsigned ty = 1; ty < SIP_HDR_COUNT; ty++) {
+        const char *canon = sip_hdr_name((enum sip_hdr_type)ty);
+        size_t n = strlen(canon);
+        assert_true(n > 0 && n < sizeof(name));
+        for (int form = 0; form < 3; form++) {
+            for (size_t i = 0; i < n; i++) {
+                char c = canon[i];
+                name[i] = form == 1 && c >= 'A' && c <= 'Z'   ? (char)(c + 32)
+                          : form == 2 && c >= 'a' && c <= 'z' ? (char)(c - 32)
+                                                              : c;
+            }
+            assert_int_equal(sip_hdr_lookup(name, n), ty);
+            for (size_t vlen = 0; vlen <= 26; vlen++) {
+                for (size_t bad = 0; bad <= n; bad++) { /* bad == n: unchanged */
+                    char nm[64];
+                    memcpy(nm, name, n);
+                    if (bad < n)
+                        nm[bad] = '!';
+                    int len = snprintf(buf, sizeof(buf), INVITE_LINE KEYS "%.*s:%.*s\r\n\r\n",
+                                       (int)n, nm, (int)vlen, "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+                    assert_true(len > 0 && (size_t)len < sizeof(buf));
+                    test_msg_parse_n(&t, buf, (size_t)len, NULL, 0);
+                    assert_true(t.msg.headers_ok);
+                    assert_int_equal(t.msg.hdr_count, 6);
+                    const struct sip_hdr *h = &t.msg.hdrs[5];
+                    assert_int_equal(h->name.len, n);
+                    assert_memory_equal(h->name.p, nm, n);
+                    assert_int_equal(h->value.len, vlen);
+                    assert_int_equal(h->type, bad < n ? SIP_HDR_OTHER : ty);
+                    assert_int_equal(sip_hdr_lookup(nm, n), bad < n ? SIP_HDR_OTHER : ty);
+                    test_msg_free(&t);
+                }
+            }
+        }
+    }
+    /* the compact forms, likewise near the end */
+    static const char compact[] = "aiumelctfyrbjdxsokv";
+    for (size_t c = 0; c < sizeof(compact) - 1; c++) {
+        for (size_t vlen = 0; vlen <= 26; vlen++) {
+            int len = snprintf(buf, sizeof(buf), INVITE_LINE KEYS "%c:%.*s\r\n\r\n",
+                               compact[c] - 32, (int)vlen, "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+            test_msg_parse_n(&t, buf, (size_t)len, NULL, 0);
+            assert_int_equal(t.msg.hdr_count, 6);
+            assert_int_equal(t.msg.hdrs[5].type, sip_hdr_lookup(&compact[c], 1));
+            assert_int_not_equal(t.msg.hdrs[5].type, SIP_HDR_OTHER);
+            test_msg_free(&t);
+        }
+    }
+    /* names longer than any known one, and not tokens */
+    assert_int_equal(sip_hdr_lookup("P-Preferred-Identity-X", 22), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("P-Preferred-Identity-XYZWV", 26), SIP_HDR_OTHER);
+    assert_int_equal(sip_hdr_lookup("Via\x80", 4), SIP_HDR_OTHER);
+}
+
+/* The Via transport and port fast paths ("UDP " + host, a four-digit
+ * port) at their edges (LWS after the transport, ports of 3, 4 and 5
+ * digits, zero, a non-digit, the value ending right after the port), each
+ * decoded from an exact-size buffer: what the byte loops give. */
+static void test_via_fast_path_edges(void **state)
+{
+    static const struct {
+        const char *text;
+        int ret;
+        const char *transport, *host, *port_str;
+        unsigned port;
+    } cases[] = {
+        {"SIP/2.0/UDP h", 0, "UDP", "h", NULL, 0},
+        {"SIP/2.0/UDP  h", 0, "UDP", "h", NULL, 0},
+        {"SIP/2.0/UDP\th", 0, "UDP", "h", NULL, 0},
+        {"SIP/2.0/UDP \th", 0, "UDP", "h", NULL, 0},
+        {"SIP/2.0/UD@ h", EBADMSG, NULL, NULL, NULL, 0},
+        {"SIP/2.0/UDPX h", 0, "UDPX", "h", NULL, 0},
+        {"SIP/2.0/WS h", 0, "WS", "h", NULL, 0},
+        {"SIP/2.0/UDP h:5060", 0, "UDP", "h", "5060", 5060},
+        {"SIP/2.0/UDP h:0000", EBADMSG, NULL, NULL, NULL, 0},
+        {"SIP/2.0/UDP h:0001", 0, "UDP", "h", "0001", 1},
+        {"SIP/2.0/UDP h:9999;x", 0, "UDP", "h", "9999", 9999},
+        {"SIP/2.0/UDP h:50601", 0, "UDP", "h", "50601", 50601},
+        {"SIP/2.0/UDP h:65536", EBADMSG, NULL, NULL, NULL, 0},
+        {"SIP/2.0/UDP h:506", 0, "UDP", "h", "506", 506},
+        {"SIP/2.0/UDP h:50a0", EBADMSG, NULL, NULL, NULL, 0},
+        {"SIP/2.0/UDP h:5060 ;x", 0, "UDP", "h", "5060", 5060},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = strlen(cases[i].text);
+        char *buf = malloc(n);
+        assert_non_null(buf);
+        memcpy(buf, cases[i].text, n);
+        struct sip_via v;
+        const char *why = NULL;
+        int ret = sip_via_parse(&v, slice_make(buf, n), &why);
+        if (ret != cases[i].ret)
+            print_error("via \"%s\": %d (%s)\n", cases[i].text, ret, why ? why : "");
+        assert_int_equal(ret, cases[i].ret);
+        if (ret == 0) {
+            assert_slice_eq_s(v.transport,
+                              slice_make(cases[i].transport, strlen(cases[i].transport)));
+            assert_slice_eq_s(v.host, slice_make(cases[i].host, strlen(cases[i].host)));
+            if (cases[i].port_str)
+                assert_slice_eq_s(v.port_str,
+                                  slice_make(cases[i].port_str, strlen(cases[i].port_str)));
+            else
+                assert_slice_absent(v.port_str);
+            assert_int_equal(v.port, cases[i].port);
+        }
+        free(buf);
+    }
+}
+
 /* Vias and Contacts decoded straight into an array sized by header lines:
  * lines with several values grow it; the count limit stays 1280 Vias. */
 static void test_list_growth_and_limit(void **state)
@@ -1268,6 +1388,8 @@ int main(void)
         cmocka_unit_test(test_sanity),
         cmocka_unit_test(test_call_id_bytes),
         cmocka_unit_test(test_line_ends_at_block_edges),
+        cmocka_unit_test(test_header_names_at_message_end),
+        cmocka_unit_test(test_via_fast_path_edges),
         cmocka_unit_test(test_list_growth_and_limit),
     };
     return cmocka_run_group_tests_name("sip_parse", tests, NULL, NULL);

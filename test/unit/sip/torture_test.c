@@ -1216,7 +1216,7 @@ static void test_stream_rows(void **state)
             fail();
             return;
         }
-        size_t len, skip = 0, msg_len = 0;
+        size_t len = 0, skip = 0, msg_len = 0; /* gcc -O3 cannot see read_row_file() set it */
         struct sip_error err;
         char *data = read_row_file(row, &len);
         int ret = sip_stream_frame(data, len, NULL, &skip, &msg_len, &err);
