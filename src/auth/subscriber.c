@@ -9,6 +9,7 @@
 #include <urcu/rculfhash.h>
 #include <urcu/urcu-memb.h>
 
+#include "core/hash.h"
 #include "core/tsan.h"
 
 /*
@@ -38,11 +39,7 @@ struct key {
 
 static unsigned long hash_key(struct key k)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < k.len; i++) {
-        h ^= (unsigned char)k.p[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, k.p, k.len);
     return (unsigned long)(h ^ (h >> 31));
 }
 

@@ -9,6 +9,7 @@
 
 #include <urcu/rculfhash.h>
 
+#include "core/hash.h"
 #include "core/tsan.h"
 
 /*
@@ -57,11 +58,7 @@ struct loc_table {
 
 static unsigned long hash_aor(struct slice aor)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < aor.len; i++) {
-        h ^= (unsigned char)aor.p[i];
-        h *= 0x100000001b3ull;
-    }
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, aor.p, aor.len);
     return (unsigned long)(h ^ (h >> 29));
 }
 

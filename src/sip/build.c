@@ -2,6 +2,7 @@
 #include "sip/sip_int.h"
 
 #include "core/fmt.h"
+#include "core/hash.h"
 
 #include <errno.h>
 
@@ -81,18 +82,12 @@ void sip_to_tag(const struct sip_msg *req, char out[16])
 {
     /* FNV-1a over the values that identify a request and stay the same
      * in its retransmissions. Not a secret: To tags need only be unique. */
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HASH_FNV1A_INIT;
     struct slice parts[4] = {req->call_id, req->from.tag, req->via.branch, SLICE_NULL};
     char num[FMT_U64_MAX];
     parts[3] = slice_make(num, fmt_u64(num, req->cseq.number));
-    for (int i = 0; i < 4; i++) {
-        for (size_t j = 0; j < parts[i].len; j++) {
-            h ^= (unsigned char)parts[i].p[j];
-            h *= 0x100000001b3ull;
-        }
-        h ^= 0xff; /* separator */
-        h *= 0x100000001b3ull;
-    }
+    for (int i = 0; i < 4; i++)
+        h = hash_fnv1a(hash_fnv1a(h, parts[i].p, parts[i].len), "\xff", 1); /* separated */
     static const char hex[] = "0123456789abcdef";
     for (int i = 15; i >= 0; i--) {
         out[i] = hex[h & 15];

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 
 /* The arena's first block lives in the packet's own allocation: enough for
@@ -16,12 +17,8 @@
 
 unsigned sip_callid_hash(struct slice call_id)
 {
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < call_id.len; i++) {
-        h ^= (unsigned char)call_id.p[i];
-        h *= 16777619u;
-    }
-    return h ^ (h >> 16);
+    uint64_t h = hash_fnv1a(HASH_FNV1A_INIT, call_id.p, call_id.len);
+    return (unsigned)(h ^ (h >> 32));
 }
 
 static struct sip_pkt *pkt_alloc(const struct net_dgram *d)
