@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/fmt.h"
+
 #define BATCH     64
 #define DGRAM_MAX 65535
 #define REPLY_MAX 8192
@@ -85,22 +87,6 @@ static bool has_tag(const char *line, size_t len)
     return false;
 }
 
-struct out {
-    char *p;
-    size_t len, cap;
-    bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->full || o->cap - o->len < n) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
 /*
  * Builds the 200 for the request in in[0..len) into out. Returns its length,
  * or 0 when the datagram gets no reply (a response, an ACK, no header end,
@@ -109,7 +95,7 @@ static void put(struct out *o, const char *s, size_t n)
 static size_t make_200(const char *in, size_t len, char *outbuf, size_t cap, uint64_t serial)
 {
     static const char hex[] = "0123456789abcdef";
-    struct out o = {outbuf, 0, cap, false};
+    struct fmt o = fmt_init(outbuf, cap);
     unsigned seen = 0; /* bits: Via, From, To, Call-ID, CSeq */
 
     if (len < 8 || memcmp(in, "SIP/2.0 ", 8) == 0 || (len >= 4 && memcmp(in, "ACK ", 4) == 0))
@@ -119,7 +105,7 @@ static size_t make_200(const char *in, size_t len, char *outbuf, size_t cap, uin
     if (!line)
         return 0;
     line++;
-    put(&o, "SIP/2.0 200 OK\r\n", 16);
+    fmt_mem(&o, "SIP/2.0 200 OK\r\n", 16);
     while (line < end) {
         const char *nl = memchr(line, '\n', (size_t)(end - line));
         if (!nl)
@@ -130,36 +116,36 @@ static size_t make_200(const char *in, size_t len, char *outbuf, size_t cap, uin
             break; /* end of the headers */
         if (is_header(line, text, "via", 'v')) {
             seen |= 1u;
-            put(&o, line, text);
-            put(&o, "\r\n", 2);
+            fmt_mem(&o, line, text);
+            fmt_mem(&o, "\r\n", 2);
         } else if (is_header(line, text, "from", 'f')) {
             seen |= 2u;
-            put(&o, line, text);
-            put(&o, "\r\n", 2);
+            fmt_mem(&o, line, text);
+            fmt_mem(&o, "\r\n", 2);
         } else if (is_header(line, text, "to", 't')) {
             seen |= 4u;
-            put(&o, line, text);
+            fmt_mem(&o, line, text);
             if (!has_tag(line, text)) {
                 char tag[5 + 16];
                 memcpy(tag, ";tag=", 5);
                 for (int i = 0; i < 16; i++)
                     tag[5 + i] = hex[(serial >> (60 - 4 * i)) & 15];
-                put(&o, tag, sizeof(tag));
+                fmt_mem(&o, tag, sizeof(tag));
             }
-            put(&o, "\r\n", 2);
+            fmt_mem(&o, "\r\n", 2);
         } else if (is_header(line, text, "call-id", 'i')) {
             seen |= 8u;
-            put(&o, line, text);
-            put(&o, "\r\n", 2);
+            fmt_mem(&o, line, text);
+            fmt_mem(&o, "\r\n", 2);
         } else if (is_header(line, text, "cseq", '\0')) {
             seen |= 16u;
-            put(&o, line, text);
-            put(&o, "\r\n", 2);
+            fmt_mem(&o, line, text);
+            fmt_mem(&o, "\r\n", 2);
         }
         line = nl + 1;
     }
-    put(&o, "Content-Length: 0\r\n\r\n", 21);
-    if (seen != 31 || o.full)
+    fmt_mem(&o, "Content-Length: 0\r\n\r\n", 21);
+    if (seen != 31 || !o.ok)
         return 0;
     return o.len;
 }

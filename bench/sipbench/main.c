@@ -83,17 +83,6 @@ static int usage_error(const char *fmt, ...)
     return 2;
 }
 
-static bool parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
-        return false;
-    *out = (uint32_t)v;
-    return true;
-}
-
 static bool parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
@@ -102,6 +91,15 @@ static bool parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *ou
     if (errno || end == text || *end || text[0] == '-' || v < min || v > max)
         return false;
     *out = v;
+    return true;
+}
+
+static bool parse_u32(const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    uint64_t v;
+    if (!parse_u64(text, min, max, &v))
+        return false;
+    *out = (uint32_t)v;
     return true;
 }
 

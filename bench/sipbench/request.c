@@ -4,40 +4,7 @@
 #include <errno.h>
 #include <string.h>
 
-/* A bounded writer: 'full' latches on the first write that does not fit. */
-struct out {
-    char *p;
-    size_t len, cap;
-    bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->full || o->cap - o->len < n) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void put_slice(struct out *o, struct slice s)
-{
-    put(o, s.p, s.len);
-}
-
-#define PUT_LIT(o, lit) put((o), "" lit, sizeof(lit) - 1)
-
-static void put_u32(struct out *o, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-    do {
-        tmp[sizeof(tmp) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(o, tmp + sizeof(tmp) - n, n);
-}
+#include "core/fmt.h"
 
 void sb_hex32(char out[8], uint32_t v)
 {
@@ -50,54 +17,54 @@ void sb_hex32(char out[8], uint32_t v)
 
 size_t sb_request_build(char *buf, size_t cap, const struct sb_request *r)
 {
-    struct out o = {buf, 0, cap, false};
+    struct fmt o = fmt_init(buf, cap);
     bool reg = r->method == SIP_METHOD_REGISTER;
     struct slice method = reg ? SLICE_LIT("REGISTER") : SLICE_LIT("OPTIONS");
     char branch[16];
 
     sb_hex32(branch, r->branch_slot);
     sb_hex32(branch + 8, r->branch_gen);
-    put_slice(&o, method);
-    PUT_LIT(&o, " ");
-    put_slice(&o, r->ruri);
-    PUT_LIT(&o, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
-    put_slice(&o, r->sent_by);
-    PUT_LIT(&o, ";rport;branch=z9hG4bKsb");
-    put(&o, branch, sizeof(branch));
-    PUT_LIT(&o, "\r\nMax-Forwards: 70\r\nFrom: <sip:");
+    fmt_slice(&o, method);
+    fmt_str(&o, " ");
+    fmt_slice(&o, r->ruri);
+    fmt_str(&o, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+    fmt_slice(&o, r->sent_by);
+    fmt_str(&o, ";rport;branch=z9hG4bKsb");
+    fmt_mem(&o, branch, sizeof(branch));
+    fmt_str(&o, "\r\nMax-Forwards: 70\r\nFrom: <sip:");
     if (reg)
-        put_slice(&o, r->user);
+        fmt_slice(&o, r->user);
     else
-        PUT_LIT(&o, "sipbench");
-    PUT_LIT(&o, "@");
-    put_slice(&o, r->domain);
-    PUT_LIT(&o, ">;tag=");
-    put_slice(&o, r->from_tag);
-    PUT_LIT(&o, "\r\nTo: <sip:");
+        fmt_str(&o, "sipbench");
+    fmt_str(&o, "@");
+    fmt_slice(&o, r->domain);
+    fmt_str(&o, ">;tag=");
+    fmt_slice(&o, r->from_tag);
+    fmt_str(&o, "\r\nTo: <sip:");
     if (reg) {
-        put_slice(&o, r->user);
-        PUT_LIT(&o, "@");
+        fmt_slice(&o, r->user);
+        fmt_str(&o, "@");
     }
-    put_slice(&o, r->domain);
-    PUT_LIT(&o, ">\r\nCall-ID: ");
-    put_slice(&o, r->call_id);
-    PUT_LIT(&o, "\r\nCSeq: ");
-    put_u32(&o, r->cseq);
-    PUT_LIT(&o, " ");
-    put_slice(&o, method);
+    fmt_slice(&o, r->domain);
+    fmt_str(&o, ">\r\nCall-ID: ");
+    fmt_slice(&o, r->call_id);
+    fmt_str(&o, "\r\nCSeq: ");
+    fmt_u(&o, r->cseq);
+    fmt_str(&o, " ");
+    fmt_slice(&o, method);
     if (reg) {
-        PUT_LIT(&o, "\r\nContact: <sip:");
-        put_slice(&o, r->user);
-        PUT_LIT(&o, "@");
-        put_slice(&o, r->sent_by);
-        PUT_LIT(&o, ">\r\nExpires: ");
-        put_u32(&o, r->expires);
+        fmt_str(&o, "\r\nContact: <sip:");
+        fmt_slice(&o, r->user);
+        fmt_str(&o, "@");
+        fmt_slice(&o, r->sent_by);
+        fmt_str(&o, ">\r\nExpires: ");
+        fmt_u(&o, r->expires);
     }
-    PUT_LIT(&o, "\r\n");
+    fmt_str(&o, "\r\n");
     if (slice_present(r->authorization))
-        put_slice(&o, r->authorization);
-    PUT_LIT(&o, "User-Agent: sipbench\r\nContent-Length: 0\r\n\r\n");
-    return o.full ? 0 : o.len;
+        fmt_slice(&o, r->authorization);
+    fmt_str(&o, "User-Agent: sipbench\r\nContent-Length: 0\r\n\r\n");
+    return o.ok ? o.len : 0;
 }
 
 static bool hex8(const char *p, uint32_t *out)
@@ -164,7 +131,7 @@ int sb_challenge_pick(struct sip_msg *reply, int want, struct sb_challenge *ch)
 size_t sb_credentials_build(char *buf, size_t cap, const struct sb_challenge *ch,
                             const struct sb_credentials *c)
 {
-    struct out o = {buf, 0, cap, false};
+    struct fmt o = fmt_init(buf, cap);
     char response[AUTH_HEX_MAX], nc[8];
     bool qop = c->qop && ch->qop_auth;
 
@@ -174,33 +141,33 @@ size_t sb_credentials_build(char *buf, size_t cap, const struct sb_challenge *ch
                       c->uri, response) != 0)
         return 0;
     if (ch->proxy)
-        PUT_LIT(&o, "Proxy-Authorization: Digest username=\"");
+        fmt_str(&o, "Proxy-Authorization: Digest username=\"");
     else
-        PUT_LIT(&o, "Authorization: Digest username=\"");
-    put_slice(&o, c->user);
-    PUT_LIT(&o, "\", realm=\"");
-    put_slice(&o, ch->realm);
-    PUT_LIT(&o, "\", nonce=\"");
-    put_slice(&o, ch->nonce);
-    PUT_LIT(&o, "\", uri=\"");
-    put_slice(&o, c->uri);
-    PUT_LIT(&o, "\", response=\"");
-    put(&o, response, strlen(response));
-    PUT_LIT(&o, "\", algorithm=");
+        fmt_str(&o, "Authorization: Digest username=\"");
+    fmt_slice(&o, c->user);
+    fmt_str(&o, "\", realm=\"");
+    fmt_slice(&o, ch->realm);
+    fmt_str(&o, "\", nonce=\"");
+    fmt_slice(&o, ch->nonce);
+    fmt_str(&o, "\", uri=\"");
+    fmt_slice(&o, c->uri);
+    fmt_str(&o, "\", response=\"");
+    fmt_mem(&o, response, strlen(response));
+    fmt_str(&o, "\", algorithm=");
     const char *alg = auth_alg_name(ch->alg);
-    put(&o, alg, strlen(alg));
+    fmt_mem(&o, alg, strlen(alg));
     if (qop) {
-        PUT_LIT(&o, ", qop=auth, nc=");
-        put(&o, nc, sizeof(nc));
-        PUT_LIT(&o, ", cnonce=\"");
-        put_slice(&o, c->cnonce);
-        PUT_LIT(&o, "\"");
+        fmt_str(&o, ", qop=auth, nc=");
+        fmt_mem(&o, nc, sizeof(nc));
+        fmt_str(&o, ", cnonce=\"");
+        fmt_slice(&o, c->cnonce);
+        fmt_str(&o, "\"");
     }
     if (slice_present(ch->opaque)) {
-        PUT_LIT(&o, ", opaque=\"");
-        put_slice(&o, ch->opaque);
-        PUT_LIT(&o, "\"");
+        fmt_str(&o, ", opaque=\"");
+        fmt_slice(&o, ch->opaque);
+        fmt_str(&o, "\"");
     }
-    PUT_LIT(&o, "\r\n");
-    return o.full ? 0 : o.len;
+    fmt_str(&o, "\r\n");
+    return o.ok ? o.len : 0;
 }
