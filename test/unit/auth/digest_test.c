@@ -8,31 +8,7 @@
 
 #include "auth/digest.h"
 
-/* OpenSSL's allocations, counted (installed before OpenSSL allocates anything). */
-static _Atomic long openssl_allocs;
-
-static void *count_malloc(size_t n, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    atomic_fetch_add(&openssl_allocs, 1);
-    return malloc(n);
-}
-
-static void *count_realloc(void *p, size_t n, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    atomic_fetch_add(&openssl_allocs, 1);
-    return realloc(p, n);
-}
-
-static void count_free(void *p, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    free(p);
-}
+#include "openssl_count.h"
 
 #define assert_hex(got, lit) assert_string_equal((got), (lit))
 
@@ -340,10 +316,8 @@ static void test_threads(void **state)
 int main(void)
 {
     /* before anything in the process asks OpenSSL for memory */
-    if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free)) {
-        fprintf(stderr, "CRYPTO_set_mem_functions failed\n");
+    if (!openssl_count_install())
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc2617_md5_qop), cmocka_unit_test(test_rfc7616_sha256_and_md5),
         cmocka_unit_test(test_no_qop),          cmocka_unit_test(test_ha1_case),

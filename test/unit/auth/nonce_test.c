@@ -8,36 +8,12 @@
 
 #include "auth/digest.h"
 
+#include "openssl_count.h"
+
 #define T0    ((time_t)1700000000)
 #define REALM SLICE_LIT("example.com")
 
 static const char secret[] = "a shared secret of the test cluster";
-
-/* OpenSSL's allocations, counted (installed before OpenSSL allocates anything). */
-static _Atomic long openssl_allocs;
-
-static void *count_malloc(size_t n, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    atomic_fetch_add(&openssl_allocs, 1);
-    return malloc(n);
-}
-
-static void *count_realloc(void *p, size_t n, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    atomic_fetch_add(&openssl_allocs, 1);
-    return realloc(p, n);
-}
-
-static void count_free(void *p, const char *file, int line)
-{
-    (void)file;
-    (void)line;
-    free(p);
-}
 
 static struct auth_nonces *make_nonces(const char *key, unsigned slots_log2)
 {
@@ -468,10 +444,8 @@ static void test_allocations(void **state)
 int main(void)
 {
     /* before anything in the process asks OpenSSL for memory */
-    if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free)) {
-        fprintf(stderr, "CRYPTO_set_mem_functions failed\n");
+    if (!openssl_count_install())
         return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_other_realm),   cmocka_unit_test(test_expiry),
