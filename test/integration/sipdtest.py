@@ -15,6 +15,7 @@ import unittest
 
 BUILD_DIR = os.environ.get("SIPD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
 SRC_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
+DB_SCRIPT = os.path.join(SRC_DIR, "scripts/db")
 SIPD = os.path.join(BUILD_DIR, "sipd")
 SIPCTL = os.path.join(BUILD_DIR, "sipctl")
 SCENARIOS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios")
@@ -243,3 +244,51 @@ class SipdTestCase(unittest.TestCase):
         if start:
             s.start()
         return s
+
+
+class Mariadb:
+    """A private MariaDB for one test class (scripts/db)."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="sipd-db-")
+        env = dict(os.environ, SIPD_DB_OWNER_PID=str(os.getpid()), SIPD_DB_REMOVE_DIR="1")
+        p = subprocess.run([DB_SCRIPT, "start", self.dir], capture_output=True, timeout=180,
+                           env=env)
+        if p.returncode != 0:
+            raise AssertionError("scripts/db start failed: %s" % p.stderr.decode())
+        self.url = subprocess.run([DB_SCRIPT, "url", self.dir], capture_output=True, timeout=30,
+                                  check=True).stdout.decode().split()[0]
+
+    def sql(self, query, db="ser"):
+        p = subprocess.run([DB_SCRIPT, "sql", self.dir, "USE %s; %s" % (db, query)],
+                           capture_output=True, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("sql %s: %s" % (query, p.stderr.decode()))
+        return p.stdout.decode()
+
+    def count(self, table, db="ser", where="1"):
+        out = self.sql("SELECT COUNT(*) FROM %s WHERE %s" % (table, where), db).split()
+        return int(out[-1])
+
+    def stop(self):
+        subprocess.run([DB_SCRIPT, "stop", self.dir], capture_output=True, timeout=120)
+
+    def start(self):
+        subprocess.run([DB_SCRIPT, "start", self.dir], capture_output=True, timeout=180,
+                       check=True)
+
+    def close(self):
+        self.stop()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+class DatabaseTestCase(SipdTestCase):
+    """SipdTestCase with one private MariaDB (cls.db) for the whole class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = Mariadb()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.close()

@@ -10,9 +10,9 @@ import subprocess
 import time
 import unittest
 
-from sipdtest import (SCENARIOS, SIPCTL, SLOW, SRC_DIR, SipdTestCase, Udp, header, sip_request,
-                      status_of)
-from test_registrar import Mariadb, sipp_register
+from sipdtest import (SCENARIOS, SIPCTL, SLOW, SRC_DIR, DatabaseTestCase, Udp, header,
+                      sip_request, status_of)
+from test_registrar import sipp_register
 
 with open(os.path.join(SRC_DIR, "examples/registrar.json")) as f:
     SEED = json.load(f)
@@ -90,17 +90,13 @@ class Phone:
         self.peer.close()
 
 
-class AuthTest(SipdTestCase):
+class AuthTest(DatabaseTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = Mariadb()
+        super().setUpClass()
         cls.db.sql("INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES "
                    "('1000', '127.0.0.1', 'password1', MD5('1000:127.0.0.1:password1'), ''), "
                    "('1001', '127.0.0.1', 'password2', MD5('1001:127.0.0.1:password2'), '')")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.close()
 
     def seed_sipd(self, auth=None, **kw):
         modules = json.loads(json.dumps(SEED["modules"]))

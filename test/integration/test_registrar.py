@@ -8,10 +8,9 @@ import tempfile
 import time
 import unittest
 
-from sipdtest import (SCENARIOS, SIPCTL, SLOW, SRC_DIR, SipdTestCase, Udp, header, sip_request,
-                      status_of)
+from sipdtest import (DB_SCRIPT, SCENARIOS, SIPCTL, SLOW, DatabaseTestCase, SipdTestCase, Udp,
+                      header, sip_request, status_of)
 
-DB_SCRIPT = os.path.join(SRC_DIR, "scripts/db")
 
 # The routes of examples/registrar-noauth.json, plus lookups a test can observe:
 # a request to a registered user gets 299 with the target in the reason phrase.
@@ -192,42 +191,6 @@ if __name__ == "__main__":
     unittest.main()
 
 
-class Mariadb:
-    """A private MariaDB for one test class (scripts/db)."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="sipd-db-")
-        env = dict(os.environ, SIPD_DB_OWNER_PID=str(os.getpid()), SIPD_DB_REMOVE_DIR="1")
-        p = subprocess.run([DB_SCRIPT, "start", self.dir], capture_output=True, timeout=180,
-                           env=env)
-        if p.returncode != 0:
-            raise AssertionError("scripts/db start failed: %s" % p.stderr.decode())
-        self.url = subprocess.run([DB_SCRIPT, "url", self.dir], capture_output=True, timeout=30,
-                                  check=True).stdout.decode().split()[0]
-
-    def sql(self, query, db="ser"):
-        p = subprocess.run([DB_SCRIPT, "sql", self.dir, "USE %s; %s" % (db, query)],
-                           capture_output=True, timeout=60)
-        if p.returncode != 0:
-            raise AssertionError("sql %s: %s" % (query, p.stderr.decode()))
-        return p.stdout.decode()
-
-    def count(self, table, db="ser", where="1"):
-        out = self.sql("SELECT COUNT(*) FROM %s WHERE %s" % (table, where), db).split()
-        return int(out[-1])
-
-    def stop(self):
-        subprocess.run([DB_SCRIPT, "stop", self.dir], capture_output=True, timeout=120)
-
-    def start(self):
-        subprocess.run([DB_SCRIPT, "start", self.dir], capture_output=True, timeout=180,
-                       check=True)
-
-    def close(self):
-        self.stop()
-        subprocess.run(["rm", "-rf", self.dir])
-
-
 def register_many(sipd, users, expires=3600, first=0):
     """REGISTERs users first..first+users-1 over raw UDP, a window at a time; returns 200s."""
     peer = Udp()
@@ -262,16 +225,8 @@ def register_many(sipd, users, expires=3600, first=0):
     return ok
 
 
-class RegistrarDatabaseTest(SipdTestCase):
+class RegistrarDatabaseTest(DatabaseTestCase):
     """db_mode 2 (the seed's) and 1 against a real MariaDB."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = Mariadb()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.close()
 
     def setUp(self):
         self.db.sql("DELETE FROM location; DELETE FROM aliases")
@@ -404,16 +359,8 @@ class RegistrarDatabaseTest(SipdTestCase):
                       "reads version 9", sipd.log())
 
 
-class SharedDatabaseTest(SipdTestCase):
+class SharedDatabaseTest(DatabaseTestCase):
     """Several sipd instances on one database: db_mode 3, and server_id in write-back."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = Mariadb()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.close()
 
     def test_db_only_mode_shares_registrations(self):
         mods = {"usrloc": {"db_mode": 3}}

@@ -9,8 +9,7 @@ import tempfile
 import time
 import unittest
 
-from sipdtest import BUILD_DIR, SLOW, SRC_DIR, SipdTestCase
-from test_registrar import Mariadb
+from sipdtest import BUILD_DIR, SLOW, SRC_DIR, DatabaseTestCase
 
 SIPBENCH = os.path.join(BUILD_DIR, "sipbench")
 
@@ -236,21 +235,17 @@ class SipbenchReflectTest(unittest.TestCase):
         self.assertIn("--concurrency", out)
 
 
-class SipbenchSipdTest(SipdTestCase):
+class SipbenchSipdTest(DatabaseTestCase):
     """sipbench against a real sipd: the seed's REGISTER route over a MariaDB subscriber table."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = Mariadb()
+        super().setUpClass()
         first, last = (int(x) for x in USERS.split(".."))
         values = ", ".join("('%d', '127.0.0.1', 'pw%d', '', '')" % (i, i)
                            for i in range(first, last + 1))
         cls.db.sql("INSERT INTO subscriber (username, domain, password, ha1, ha1b) VALUES " +
                    values)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.close()
 
     def registrar(self, qop=False):
         """sipd with examples/registrar.json's routes (qop=auth in the challenge when asked),

@@ -9,8 +9,7 @@ import tempfile
 import threading
 import unittest
 
-from sipdtest import SIPCTL, SRC_DIR, SipdTestCase
-from test_registrar import Mariadb
+from sipdtest import SIPCTL, SRC_DIR, DatabaseTestCase
 
 EXTRAS_SQL = os.path.join(SRC_DIR, "sql/sipd-extras.sql")
 
@@ -56,16 +55,8 @@ class FakeSipd:
         self.thread.join(5)
 
 
-class SipctlUsersTest(SipdTestCase):
+class SipctlUsersTest(DatabaseTestCase):
     """One MariaDB for the class; each test starts from an empty subscriber table."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = Mariadb()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.close()
 
     def setUp(self):
         self.db.sql("DELETE FROM subscriber")
