@@ -117,6 +117,10 @@ void net_udp_close(struct net_runtime *rt);
 int net_rx_start(struct net_runtime *rt, char *why, size_t why_cap);
 void net_rx_stop(struct net_runtime *rt);
 
+/* udp.c: after a failed send with errno err: true (after waiting for room,
+ * at most NET_SEND_WAIT_MS) when it is worth trying again, counting the
+ * retries in *retries; false when err is final. */
+bool net_send_again(int fd, int err, unsigned *retries);
 /* udp.c: one sendto() with net_send()'s retries; 0 or an errno value. */
 int net_send_now(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf,
                  size_t len);

@@ -147,6 +147,19 @@ struct net_sock *net_socket_for(struct net_runtime *rt, const struct net_listen 
     return NULL;
 }
 
+bool net_send_again(int fd, int err, unsigned *retries)
+{
+    if (err == EINTR)
+        return true;
+    if ((err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) || (*retries)++ >= NET_SEND_RETRIES)
+        return false;
+    /* Room in the socket buffer wakes poll; a full device queue (ENOBUFS)
+     * does not, and then the timeout is the wait. */
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    (void)poll(&pfd, 1, NET_SEND_WAIT_MS);
+    return true;
+}
+
 int net_send_now(int fd, const struct sockaddr *dst, socklen_t dst_len, const void *buf, size_t len)
 {
     unsigned retries = 0;
@@ -157,15 +170,8 @@ int net_send_now(int fd, const struct sockaddr *dst, socklen_t dst_len, const vo
         if (n >= 0)
             return (size_t)n == len ? 0 : EMSGSIZE;
         int err = errno;
-        if (err == EINTR)
-            continue;
-        if ((err != EAGAIN && err != EWOULDBLOCK && err != ENOBUFS) ||
-            retries++ >= NET_SEND_RETRIES)
+        if (!net_send_again(fd, err, &retries))
             return err;
-        /* Room in the socket buffer wakes poll; a full device queue
-         * (ENOBUFS) does not, and then the timeout is the wait. */
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        (void)poll(&pfd, 1, NET_SEND_WAIT_MS);
     }
 }
 

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <poll.h>
 #include <stdlib.h>
 
 #include <urcu/arch.h>
@@ -133,15 +132,8 @@ void net_tx_flush(struct net_worker *w)
         int k = sendmmsg(q->fd[i], &q->msgs[i], run, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (k < 0) {
             int err = errno;
-            if (err == EINTR)
+            if (net_send_again(q->fd[i], err, &retries))
                 continue;
-            if ((err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) &&
-                retries++ < NET_SEND_RETRIES) {
-                /* as net_send(): wait for room, at most NET_SEND_WAIT_MS */
-                struct pollfd pfd = {.fd = q->fd[i], .events = POLLOUT};
-                (void)poll(&pfd, 1, NET_SEND_WAIT_MS);
-                continue;
-            }
             tx_failed(w, q, i, err); /* the first of the run failed: skip it */
             i++;
             retries = 0;
