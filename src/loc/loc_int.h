@@ -65,6 +65,8 @@ struct usrloc {
     bool flush_now;   /* ul.flush asked for a round (under timer_lock) */
     struct ul_conn timer_conn;
     _Atomic uint64_t flushes, flush_failures, last_flush_us, rows_written, ruid_counter;
+    uint64_t ruid_start; /* this process's start (time) and pid, in every ruid it makes */
+    unsigned ruid_pid;
     _Atomic uint64_t db_expired; /* rows expired in the database (db_mode 3) */
 };
 

@@ -141,16 +141,23 @@ static bool same_uri(struct slice a, struct slice b)
     return slice_eq(a, b);
 }
 
-/* "uloc-<server id>-<time>-<counter>" in hex (Kamailio's ruid shape), in buf[48]. */
-static struct slice make_ruid(char *buf, unsigned server_id, uint64_t now, uint64_t id)
+/*
+ * "uloc-<server id>-<process start>-<pid>-<counter>" in hex, in buf[64]
+ * (at most 56 bytes). Unique across the restarts of a node: the counter
+ * starts again at 0 in each process, so the process's start time and pid
+ * tell them apart (a time per contact did not: a node restarted within the
+ * second reissued ruids its previous run had written, and the write-back,
+ * which updates rows by ruid, then overwrote another AOR's row).
+ */
+static struct slice make_ruid(char *buf, const struct usrloc *ul, uint64_t id)
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t parts[3] = {server_id, now, id};
+    uint64_t parts[4] = {ul->server_id, ul->ruid_start, ul->ruid_pid, id};
     size_t n = 0;
 
     memcpy(buf, "uloc", 4);
     n = 4;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char tmp[16];
         size_t d = 0;
         uint64_t v = parts[i];
@@ -173,9 +180,9 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
     size_t cap = n_old + sa->n;
     /* the common case (a phone or two per AOR) needs no allocation */
     struct loc_contact out_local[8];
-    char ruids_local[4][48];
+    char ruids_local[4][64];
     struct loc_contact *out = cap <= 8 ? out_local : malloc(cap * sizeof(*out));
-    char (*ruids)[48] = sa->n <= 4 ? ruids_local : malloc(sa->n * sizeof(*ruids));
+    char (*ruids)[64] = sa->n <= 4 ? ruids_local : malloc(sa->n * sizeof(*ruids));
     bool changed = false;
     unsigned n = 0;
     int ret = 0;
@@ -241,7 +248,7 @@ static int apply(void *arg, const struct loc_set *old, struct loc_set **next)
         }
         struct loc_contact k = {0};
         uint64_t id = atomic_fetch_add_explicit(&sa->ul->ruid_counter, 1, memory_order_relaxed);
-        k.ruid = make_ruid(ruids[j], sa->ul->server_id, (uint64_t)sa->now, id);
+        k.ruid = make_ruid(ruids[j], sa->ul, id);
         k.uri = rc->uri;
         k.expires = sa->now + rc->expires;
         k.q = rc->q;

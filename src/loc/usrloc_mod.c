@@ -7,9 +7,11 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <urcu/urcu-memb.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 
 /*
@@ -137,6 +139,8 @@ static int usrloc_init(void **state, const void *params, const struct mod_env *e
         ul->p.db_url = env->db_url;
     ul->p.db_url = ul->p.db_url ? strdup(ul->p.db_url) : NULL;
     ul->server_id = env->server_id;
+    ul->ruid_start = (uint64_t)time(NULL);
+    ul->ruid_pid = (unsigned)getpid();
     ul->workers = env->workers;
     pthread_mutex_init(&ul->timer_lock, NULL);
     pthread_cond_init(&ul->timer_cond, NULL);
@@ -423,8 +427,15 @@ static int set_alias(void *arg, const struct loc_set *old, struct loc_set **next
     (void)old;
     struct loc_contact k = {0};
     char ruid[64];
-    int n = snprintf(ruid, sizeof(ruid), "alias-%u-%.*s", a->server_id,
-                     (int)(a->alias.len > 40 ? 40 : a->alias.len), a->alias.p);
+    /* one row per alias: its name is its ruid; a long one keeps a prefix and
+     * a hash of the whole (the column holds 64 bytes), so two long aliases
+     * that share their first bytes do not share a row */
+    int n = a->alias.len <= 40
+                ? snprintf(ruid, sizeof(ruid), "alias-%u-%.*s", a->server_id, (int)a->alias.len,
+                           a->alias.p)
+                : snprintf(ruid, sizeof(ruid), "alias-%u-%.24s-%016llx", a->server_id, a->alias.p,
+                           (unsigned long long)hash_fnv1a(HASH_FNV1A_INIT, a->alias.p,
+                                                          a->alias.len));
     k.uri = a->target;
     k.ruid = slice_make(ruid, (size_t)n);
     k.callid = SLICE_LIT("alias");

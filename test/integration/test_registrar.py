@@ -288,6 +288,22 @@ class RegistrarDatabaseTest(DatabaseTestCase):
             time.sleep(0.2)
         self.assertEqual([r[1:] for r in rows()], [("sip:2100@192.0.2.92", "3")])
 
+    def test_ruids_stay_unique_across_quick_restarts(self):
+        # each run's counter starts at 0: a node restarted within the second must
+        # not reissue a ruid its previous run wrote (the write-back updates by ruid)
+        sipd = self.registrar()
+        for i in range(4):
+            if i:
+                sipd.start()
+            self.assertEqual(register_many(sipd, 1, first=300 + i), 1)
+            code, _ = sipd.stop(signal.SIGTERM)
+            self.assertEqual(code, 0, sipd.log())
+        out = self.db.sql("SELECT username, ruid FROM location WHERE username BETWEEN '100300' "
+                          "AND '100303' ORDER BY username")
+        rows = [line.split("\t") for line in out.splitlines() if line]
+        self.assertEqual([r[0] for r in rows], ["100300", "100301", "100302", "100303"])
+        self.assertEqual(len({r[1] for r in rows}), 4, rows)
+
     def test_sigkill_after_a_flush_loses_nothing_flushed(self):
         sipd = self.registrar(interval=1)
         self.assertEqual(register_many(sipd, 200), 200)
