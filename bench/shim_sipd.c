@@ -93,10 +93,11 @@ int shim_sipd_parse_full(struct shim_sipd *ctx, const char *buf, size_t len,
         out->contact_user_len_sum += len32(msg->contacts[i].uri.user);
         out->contact_host_len_sum += len32(msg->contacts[i].uri.host);
     }
-    struct sip_param prm;
+    /* the Contact's expires parameter as the decoder found it (sofia's
+     * shim reads m_expires the same way) */
     uint64_t v;
-    if (msg->contact_n && sip_param_find(msg->contacts[0].params, "expires", &prm) &&
-        slice_to_u64(prm.value, UINT32_MAX, &v) == 0)
+    if (msg->contact_n && slice_present(msg->contacts[0].expires) &&
+        slice_to_u64(msg->contacts[0].expires, UINT32_MAX, &v) == 0)
         out->contact_expires = (int64_t)v;
     out->expires = msg->expires;
     if (msg->has_auth) {
