@@ -20,60 +20,82 @@ static const char *const method_names[] = {
     [SIP_METHOD_PUBLISH] = "PUBLISH",
 };
 
-/* Methods are case-sensitive: exact compares, which the compiler inlines
- * for these constant lengths. The length and first letter narrow it to one
- * or two candidates. */
-#define METHOD_IS(name, lit) (memcmp((name).p, lit, sizeof(lit) - 1) == 0)
+/*
+ * Methods are case-sensitive: exact compares. The length picks the case;
+ * the name is then one word (of 5 to 7 bytes: its first and last four,
+ * overlapping) compared with each name of that length. The compilers
+ * fold the loads from the literals into constants.
+ */
+#define METHOD_KEY4(lit) (slice_load32(lit) | (uint64_t)slice_load32(&(lit)[sizeof(lit) - 5]) << 32)
+#define METHOD_KEY3(lit)                                                                           \
+    ((uint32_t)(unsigned char)(lit)[0] | (uint32_t)(unsigned char)(lit)[1] << 8 |                  \
+     (uint32_t)(unsigned char)(lit)[2] << 16)
 
-enum sip_method sip_method_lookup(struct slice name)
+static inline enum sip_method method_lookup(const char *p, size_t len)
 {
-    switch (name.len) {
-    case 3:
-        if (METHOD_IS(name, "ACK"))
+    uint64_t k;
+    /* the methods of most requests, before the jump table */
+    if (len == 6 &&
+        (slice_load32(p) | (uint64_t)slice_load32(p + 2) << 32) == METHOD_KEY4("INVITE"))
+        return SIP_METHOD_INVITE;
+    if (len == 8 && slice_load64(p) == slice_load64("REGISTER"))
+        return SIP_METHOD_REGISTER;
+    switch (len) {
+    case 3: {
+        uint32_t k3 = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
+                      (uint32_t)(unsigned char)p[2] << 16;
+        if (k3 == METHOD_KEY3("ACK"))
             return SIP_METHOD_ACK;
-        if (METHOD_IS(name, "BYE"))
+        if (k3 == METHOD_KEY3("BYE"))
             return SIP_METHOD_BYE;
         break;
+    }
     case 4:
-        if (METHOD_IS(name, "INFO"))
+        if (slice_load32(p) == slice_load32("INFO"))
             return SIP_METHOD_INFO;
         break;
     case 5:
-        if (METHOD_IS(name, "PRACK"))
+        k = slice_load32(p) | (uint64_t)slice_load32(p + 1) << 32;
+        if (k == METHOD_KEY4("PRACK"))
             return SIP_METHOD_PRACK;
-        if (METHOD_IS(name, "REFER"))
+        if (k == METHOD_KEY4("REFER"))
             return SIP_METHOD_REFER;
         break;
     case 6:
-        switch (name.p[0]) {
-        case 'I':
-            return METHOD_IS(name, "INVITE") ? SIP_METHOD_INVITE : SIP_METHOD_OTHER;
-        case 'C':
-            return METHOD_IS(name, "CANCEL") ? SIP_METHOD_CANCEL : SIP_METHOD_OTHER;
-        case 'U':
-            return METHOD_IS(name, "UPDATE") ? SIP_METHOD_UPDATE : SIP_METHOD_OTHER;
-        case 'N':
-            return METHOD_IS(name, "NOTIFY") ? SIP_METHOD_NOTIFY : SIP_METHOD_OTHER;
-        }
+        k = slice_load32(p) | (uint64_t)slice_load32(p + 2) << 32;
+        if (k == METHOD_KEY4("INVITE"))
+            return SIP_METHOD_INVITE;
+        if (k == METHOD_KEY4("CANCEL"))
+            return SIP_METHOD_CANCEL;
+        if (k == METHOD_KEY4("UPDATE"))
+            return SIP_METHOD_UPDATE;
+        if (k == METHOD_KEY4("NOTIFY"))
+            return SIP_METHOD_NOTIFY;
         break;
     case 7:
-        if (METHOD_IS(name, "OPTIONS"))
+        k = slice_load32(p) | (uint64_t)slice_load32(p + 3) << 32;
+        if (k == METHOD_KEY4("OPTIONS"))
             return SIP_METHOD_OPTIONS;
-        if (METHOD_IS(name, "MESSAGE"))
+        if (k == METHOD_KEY4("MESSAGE"))
             return SIP_METHOD_MESSAGE;
-        if (METHOD_IS(name, "PUBLISH"))
+        if (k == METHOD_KEY4("PUBLISH"))
             return SIP_METHOD_PUBLISH;
         break;
     case 8:
-        if (METHOD_IS(name, "REGISTER"))
+        if (slice_load64(p) == slice_load64("REGISTER"))
             return SIP_METHOD_REGISTER;
         break;
     case 9:
-        if (METHOD_IS(name, "SUBSCRIBE"))
+        if (slice_load64(p) == slice_load64("SUBSCRIB") && p[8] == 'E')
             return SIP_METHOD_SUBSCRIBE;
         break;
     }
     return SIP_METHOD_OTHER;
+}
+
+enum sip_method sip_method_lookup(struct slice name)
+{
+    return method_lookup(name.p, name.len);
 }
 
 const char *sip_method_name(enum sip_method m)
@@ -376,7 +398,10 @@ int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_st
 
 /* ---------------------------------------------------------------- CSeq */
 
-int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason)
+/* sip_cseq_parse() of any form, byte by byte: out of line, so that the
+ * fast path saves no registers. */
+static __attribute__((noinline)) int cseq_parse_slow(struct sip_cseq *cseq, struct slice text,
+                                                     const char **reason)
 {
     const char *p = text.p, *end = slice_end(text), *s;
 
@@ -400,8 +425,35 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
     cseq->method = slice_make(s, (size_t)(p - s));
     if (cseq->method.len == 0 || (p != end && skip_lws(p, end) != end))
         return fail(reason, "bad CSeq method");
-    cseq->method_id = sip_method_lookup(cseq->method);
+    cseq->method_id = method_lookup(cseq->method.p, cseq->method.len);
     return 0;
+}
+
+int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason)
+{
+    const char *p = text.p, *end = slice_end(text);
+
+    /* fast: what everybody sends, 1 to 9 digits (no overflow, as
+     * slice_to_u32's inline part), one SP and a known method up to the
+     * end, which proves it a token without trailing LWS */
+    if (end - p >= 4 && (unsigned)(unsigned char)*p - '0' <= 9) {
+        uint32_t v = (unsigned)(unsigned char)*p - '0';
+        /* digits at most up to p + 8, and up to where SP and three bytes
+         * of method still fit */
+        const char *q = p + 1, *qmax = p + (end - p - 4 < 8 ? end - p - 4 : 8);
+        while (q <= qmax && (unsigned)(unsigned char)*q - '0' <= 9)
+            v = v * 10 + ((unsigned)(unsigned char)*q++ - '0');
+        if (*q == ' ' && end - q >= 4) {
+            enum sip_method id = method_lookup(q + 1, (size_t)(end - q - 1));
+            if (id != SIP_METHOD_OTHER) {
+                cseq->number = v;
+                cseq->method = slice_make(q + 1, (size_t)(end - q - 1));
+                cseq->method_id = id;
+                return 0;
+            }
+        }
+    }
+    return cseq_parse_slow(cseq, text, reason);
 }
 
 /* ---------------------------------------------------------------- digest */
@@ -448,30 +500,180 @@ static inline __attribute__((always_inline)) struct slice *digest_slot(struct si
 #undef DIGEST_NAME
 }
 
-/*
- * One pass over "name = value" pairs separated by commas. The fast path
- * jumps from delimiter to delimiter: the '=' and the closing quote are
- * found with 16-byte loads, and a known name is recognised by one exact
- * compare, which also proves it a token. Anything else (an unknown name,
- * a name that is no token, a backslash in a quoted value) takes the
- * byte-by-byte path, which gives the same results and reasons.
- */
-int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim,
-                        const char **reason)
-{
-    const char *p = text.p, *end = slice_end(text), *s;
+/* The first eight bytes of a name as one little-endian word, zero padded. */
+#define DIGEST_WORD(lit)                                                                           \
+    ((uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[0] |                                       \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[1] << 8 |                                  \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[2] << 16 |                                 \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[3] << 24 |                                 \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[4] << 32 |                                 \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[5] << 40 |                                 \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[6] << 48 |                                 \
+     (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[7] << 56)
 
-    zero_struct(d, sizeof(*d));
-    p = skip_lws(p, end);
-    s = p;
-    p = skip_token(p, end);
-    d->scheme = slice_make(s, (size_t)(p - s));
-    if (d->scheme.len == 0)
-        return fail(reason, "missing authentication scheme");
-    p = skip_lws(p, end);
-    d->params = slice_make(p, (size_t)(end - p));
-    if (!SLICE_IEQ(d->scheme, "digest"))
-        return 0; /* other schemes are carried, not decoded */
+#if defined(__SSE2__)
+/*
+ * digest_slot() of the len bytes at n, with at least 16 bytes readable
+ * there: the name as one word, lower-cased by OR 0x20 and cut to its
+ * length (shifted left: what is past the name drops out), compared with
+ * each name of that length. Every known name is letters only, and only
+ * the two cases of a letter OR to a lower-case letter, so a match is
+ * exactly name_ieq() (and proves a token).
+ */
+static inline __attribute__((always_inline)) struct slice *
+digest_slot_word(struct sip_digest *d, const char *n, size_t len)
+{
+    uint64_t w = slice_load64(n) | 0x2020202020202020ull;
+#define DIGEST_WORD_IS(lit, field)                                                                 \
+    if (w << (64 - 8 * (sizeof(lit) - 1)) == DIGEST_WORD(lit) << (64 - 8 * (sizeof(lit) - 1)))     \
+        return &d->field;
+    switch (len) {
+    case 2:
+        DIGEST_WORD_IS("nc", nc)
+        break;
+    case 3:
+        DIGEST_WORD_IS("uri", uri)
+        DIGEST_WORD_IS("qop", qop)
+        break;
+    case 5:
+        DIGEST_WORD_IS("realm", realm)
+        DIGEST_WORD_IS("nonce", nonce)
+        DIGEST_WORD_IS("stale", stale)
+        break;
+    case 6:
+        DIGEST_WORD_IS("cnonce", cnonce)
+        DIGEST_WORD_IS("opaque", opaque)
+        DIGEST_WORD_IS("domain", domain)
+        break;
+    case 8:
+        DIGEST_WORD_IS("username", username)
+        DIGEST_WORD_IS("response", response)
+        DIGEST_WORD_IS("userhash", userhash)
+        break;
+    case 9:
+        if (w == DIGEST_WORD("algorith") && (n[8] | 0x20) == 'm')
+            return &d->algorithm;
+        break;
+    }
+    return NULL;
+#undef DIGEST_WORD_IS
+}
+
+/*
+ * The parameters in the shape every client sends, from p: a known name
+ * directly followed by '=', a quoted value without backslash or a value
+ * up to ',' without LWS, then ", " and the next name, or the end. The
+ * name, its '=' and a short unquoted value from one 16-byte load; a
+ * quoted value's closing quote 16 bytes at a time. Stops at the start of
+ * the first parameter of any other shape (or where fewer than 16 bytes
+ * remain readable) and returns it, for the general loop to take from
+ * there once it has skipped LWS (", " then more LWS: the general loop
+ * skips all of it after the ','): nothing of that parameter has been
+ * written, so the loop gives the same results and reasons. NULL: all
+ * parameters done. A duplicate, which the general loop would find at the
+ * same point, fails here (*dup).
+ */
+static inline const char *digest_fast(struct sip_digest *d, const char *p, const char *end,
+                                      const char *lim, bool *dup)
+{
+    const __m128i eqs = _mm_set1_epi8('='), comma = _mm_set1_epi8(','), space = _mm_set1_epi8(' ');
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+
+    if (lim - p < 16 || p >= end)
+        return p;
+    const char *last = lim - 16; /* the last start of a 16-byte load */
+    const char *end1 = end - 1;  /* the last start of ", " */
+    while (p <= last) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        size_t e =
+            (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, eqs)) | 0x10000u);
+        /* the '=' before end (none when p is end); then a known name of 2
+         * to 9 bytes (digest_slot_word's switch tests the length) */
+        if (p + e >= end)
+            return p;
+        struct slice *dst = digest_slot_word(d, p, e);
+        if (!dst)
+            return p;
+        const char *s = p + e + 1, *q; /* s <= end */
+        struct slice value;
+        if (*s == '"') {
+            /* the closing quote, or a backslash first (the general loop
+             * scans escapes), 16 bytes at a time; one found at or past end
+             * fails the end test below */
+            s++;
+            for (q = s;; q += 16) {
+                if (q > last) {
+                    q = find_byte2_in(q, end, lim, '"', '\\');
+                    if (!q)
+                        return p;
+                    break;
+                }
+                __m128i w = _mm_loadu_si128((const __m128i *)(const void *)q);
+                unsigned m = (unsigned)_mm_movemask_epi8(
+                    _mm_or_si128(_mm_cmpeq_epi8(w, quote), _mm_cmpeq_epi8(w, bslash)));
+                if (m) {
+                    q += (unsigned)__builtin_ctz(m);
+                    break;
+                }
+            }
+            if (*q == '\\')
+                return p;
+            value = slice_make(s, (size_t)(q - s));
+            q++;
+        } else {
+            /* up to ',' or a byte <= ' ' (LWS, or a control byte the general
+             * loop would keep in the value: not ',', so it fails below), or
+             * past this block (the byte there must then be the ',') */
+            unsigned m =
+                (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                    _mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(_mm_min_epu8(v, space), v))) >>
+                (e + 1);
+            q = m ? s + (unsigned)__builtin_ctz(m) : p + 16;
+            if (q > end) /* none before end: the value runs to it */
+                q = end;
+            value = slice_make(s, (size_t)(q - s));
+        }
+        /* then ", " and the next name, or the end */
+        uint16_t sep;
+        if (q < end1 && (memcpy(&sep, q, 2), sep == (uint16_t)DIGEST_WORD(", "))) {
+            if (slice_present(*dst)) {
+                *dup = true;
+                return p;
+            }
+            *dst = value;
+            p = q + 2;
+            continue;
+        }
+        if (q != end)
+            return p;
+        if (slice_present(*dst)) {
+            *dup = true;
+            return p;
+        }
+        *dst = value;
+        return NULL;
+    }
+    return p;
+}
+#endif
+
+/*
+ * One pass over "name = value" pairs separated by commas, from p (LWS
+ * skipped), in any shape. It jumps from delimiter to delimiter where it
+ * can: the '=' and the closing quote are found with 16-byte loads, and a
+ * known name is recognised by one exact compare, which also proves it a
+ * token. Anything else (an unknown name, a name that is no token, a
+ * backslash in a quoted value) takes the byte-by-byte path, which gives
+ * the same results and reasons. Out of line: with digest_fast() the
+ * common case never gets here, and sip_digest_parse_in() has fewer
+ * registers to save.
+ */
+static __attribute__((noinline)) int digest_params(struct sip_digest *d, const char *p,
+                                                   const char *end, const char *lim,
+                                                   const char **reason)
+{
+    const char *s;
+
     while (p < end) {
         struct slice *dst = NULL;
         /* fast: a known name directly followed by '=' (LWS allowed before it) */
@@ -536,6 +738,47 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
         }
     }
     return 0;
+}
+
+int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim,
+                        const char **reason)
+{
+    const char *p = text.p, *end = slice_end(text);
+
+    zero_struct(d, sizeof(*d));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* "Digest " as every client writes it, by two word compares instead of
+     * the token loop and the scheme compare: bytes 0 to 5 letters in either
+     * case, byte 6 exactly SP (which ends the token) */
+    if (end - p >= 7 && (slice_load32(p) | 0x20202020u) == (uint32_t)DIGEST_WORD("dige") &&
+        (slice_load32(p + 3) | 0x00202020u) == (uint32_t)DIGEST_WORD("est ")) {
+        d->scheme = slice_make(p, 6);
+        p = skip_lws(p + 7, end);
+        d->params = slice_make(p, (size_t)(end - p));
+    } else
+#endif
+    {
+        p = skip_lws(p, end);
+        const char *s = p;
+        p = skip_token(p, end);
+        d->scheme = slice_make(s, (size_t)(p - s));
+        if (d->scheme.len == 0)
+            return fail(reason, "missing authentication scheme");
+        p = skip_lws(p, end);
+        d->params = slice_make(p, (size_t)(end - p));
+        if (!SLICE_IEQ(d->scheme, "digest"))
+            return 0; /* other schemes are carried, not decoded */
+    }
+#if defined(__SSE2__)
+    bool dup = false;
+    p = digest_fast(d, p, end, lim, &dup);
+    if (dup)
+        return fail(reason, "duplicate digest parameter");
+    if (!p)
+        return 0;
+    p = skip_lws(p, end);
+#endif
+    return digest_params(d, p, end, lim, reason);
 }
 
 int sip_digest_parse(struct sip_digest *d, struct slice text, const char **reason)

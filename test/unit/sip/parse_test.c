@@ -954,6 +954,387 @@ static void test_digest(void **state)
     }
 }
 
+/*
+ * The credentials decoder as the byte loops of 03c47c6 give it: the
+ * reference the fast paths (one 16-byte load per parameter, "Digest " by
+ * word compares) must match on every input, results and reasons alike.
+ */
+static const char *ref_skip_ws(const char *p, const char *end)
+{
+    while (p < end && cc_is(*p, CC_WS))
+        p++;
+    return p;
+}
+
+static struct slice *ref_digest_slot(struct sip_digest *d, struct slice name)
+{
+    static const struct {
+        const char *name;
+        size_t off;
+    } names[] = {
+        {"username", offsetof(struct sip_digest, username)},
+        {"realm", offsetof(struct sip_digest, realm)},
+        {"nonce", offsetof(struct sip_digest, nonce)},
+        {"uri", offsetof(struct sip_digest, uri)},
+        {"response", offsetof(struct sip_digest, response)},
+        {"algorithm", offsetof(struct sip_digest, algorithm)},
+        {"cnonce", offsetof(struct sip_digest, cnonce)},
+        {"opaque", offsetof(struct sip_digest, opaque)},
+        {"qop", offsetof(struct sip_digest, qop)},
+        {"nc", offsetof(struct sip_digest, nc)},
+        {"userhash", offsetof(struct sip_digest, userhash)},
+        {"domain", offsetof(struct sip_digest, domain)},
+        {"stale", offsetof(struct sip_digest, stale)},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (slice_caseeq(name, slice_from_str(names[i].name)))
+            return (struct slice *)(void *)((char *)d + names[i].off);
+    return NULL;
+}
+
+static int ref_digest_parse(struct sip_digest *d, const char *p, const char *end,
+                            const char **reason)
+{
+    memset(d, 0, sizeof(*d));
+    p = ref_skip_ws(p, end);
+    const char *s = p;
+    while (p < end && cc_is(*p, CC_TOKEN))
+        p++;
+    d->scheme = slice_make(s, (size_t)(p - s));
+    if (d->scheme.len == 0)
+        return *reason = "missing authentication scheme", EBADMSG;
+    p = ref_skip_ws(p, end);
+    d->params = slice_make(p, (size_t)(end - p));
+    if (!slice_caseeq(d->scheme, SLICE_LIT("digest")))
+        return 0;
+    while (p < end) {
+        s = p;
+        while (p < end && cc_is(*p, CC_TOKEN))
+            p++;
+        struct slice name = slice_make(s, (size_t)(p - s));
+        if (name.len == 0)
+            return *reason = "bad digest parameter", EBADMSG;
+        p = ref_skip_ws(p, end);
+        if (p >= end || *p != '=')
+            return *reason = "digest parameter without value", EBADMSG;
+        struct slice *dst = ref_digest_slot(d, name), value;
+        p = ref_skip_ws(p + 1, end);
+        if (p < end && *p == '"') {
+            const char *q = p + 1;
+            while (q < end && *q != '"')
+                q += *q == '\\' ? 2 : 1;
+            if (q >= end)
+                return *reason = "unterminated quoted digest value", EBADMSG;
+            value = slice_make(p + 1, (size_t)(q - p - 1));
+            p = q + 1;
+        } else {
+            s = p;
+            while (p < end && *p != ',' && !cc_is(*p, CC_WS))
+                p++;
+            value = slice_make(s, (size_t)(p - s));
+        }
+        p = ref_skip_ws(p, end);
+        if (p < end) {
+            if (*p != ',')
+                return *reason = "bad digest parameter list", EBADMSG;
+            p = ref_skip_ws(p + 1, end);
+        }
+        if (dst) {
+            if (slice_present(*dst))
+                return *reason = "duplicate digest parameter", EBADMSG;
+            *dst = value;
+        }
+    }
+    return 0;
+}
+
+/* The same slice, as offsets from each decoder's own buffer. */
+static void digest_slice_same(struct slice got, const char *gbase, struct slice want,
+                              const char *wbase, const char *what, const char *text)
+{
+    if (slice_present(got) == slice_present(want) &&
+        (!slice_present(got) || (got.p - gbase == want.p - wbase && got.len == want.len)))
+        return;
+    print_error("credentials \"%s\": %s differs\n", text, what);
+    fail();
+}
+
+static void digest_same(const struct sip_digest *got, const char *gbase,
+                        const struct sip_digest *want, const char *wbase, const char *text)
+{
+#define SAME(f) digest_slice_same(got->f, gbase, want->f, wbase, #f, text)
+    SAME(scheme);
+    SAME(username);
+    SAME(realm);
+    SAME(nonce);
+    SAME(uri);
+    SAME(response);
+    SAME(algorithm);
+    SAME(cnonce);
+    SAME(opaque);
+    SAME(qop);
+    SAME(nc);
+    SAME(userhash);
+    SAME(domain);
+    SAME(stale);
+    SAME(params);
+#undef SAME
+}
+
+/* Decodes text three ways: from an exact-size buffer (nothing readable
+ * past the end: the fast path stops 16 bytes before it), from a buffer
+ * readable 40 bytes further (filled with the delimiters the fast path
+ * looks for), and with the reference; all must agree. */
+static void digest_check(const char *text, size_t n)
+{
+    struct sip_digest want, got;
+    const char *wwhy = NULL, *why = NULL;
+    int wret = ref_digest_parse(&want, text, text + n, &wwhy);
+
+    char *exact = malloc(n ? n : 1);
+    assert_non_null(exact);
+    memcpy(exact, text, n);
+    int ret = sip_digest_parse(&got, slice_make(exact, n), &why);
+    if (ret != wret || (ret && strcmp(why, wwhy) != 0)) {
+        print_error("credentials \"%.*s\": %d (%s), want %d (%s)\n", (int)n, text, ret,
+                    ret ? why : "", wret, wret ? wwhy : "");
+        fail();
+    }
+    if (ret == 0)
+        digest_same(&got, exact, &want, text, text);
+    free(exact);
+
+    static const char pad[] = "\",=\\\" ,\"=, \"\\,\"=\",\" ,= \"\"\\\",,\"=\"";
+    char *padded = malloc(n + sizeof(pad) - 1);
+    assert_non_null(padded);
+    memcpy(padded, text, n);
+    memcpy(padded + n, pad, sizeof(pad) - 1);
+    why = NULL;
+    ret = sip_digest_parse_in(&got, slice_make(padded, n), padded + n + sizeof(pad) - 1, &why);
+    if (ret != wret || (ret && strcmp(why, wwhy) != 0)) {
+        print_error("credentials \"%.*s\" (padded): %d (%s), want %d (%s)\n", (int)n, text, ret,
+                    ret ? why : "", wret, wret ? wwhy : "");
+        fail();
+    }
+    if (ret == 0)
+        digest_same(&got, padded, &want, text, text);
+    free(padded);
+}
+
+/* shape with its first "%s" replaced by a and its second by b, into buf. */
+static size_t fill_shape(char *buf, size_t size, const char *shape, const char *a, const char *b)
+{
+    size_t n = 0;
+    int k = 0;
+
+    for (const char *p = shape; *p; p++) {
+        const char *with = NULL;
+        if (p[0] == '%' && p[1] == 's')
+            with = k++ ? b : a;
+        size_t w = with ? strlen(with) : 1;
+        assert_true(n + w < size);
+        memcpy(buf + n, with ? with : p, w);
+        n += w;
+        p += with != NULL;
+    }
+    buf[n] = '\0';
+    return n;
+}
+
+/*
+ * The fast paths against the reference at their edges: every delimiter
+ * moved across the 16-byte loads (values of 0 to 40 bytes), credentials
+ * ending at the last byte of the buffer, then random lists of parameters
+ * built from usual and unusual pieces: LWS around '=' and ',', escapes,
+ * empty and unterminated quoted values, duplicates, unknown and upper-case
+ * names, control bytes, separators missing or doubled.
+ */
+static void test_digest_fast_path_edges(void **state)
+{
+    char text[1024];
+    (void)state;
+
+    static const char *const shapes[] = {
+        "Digest username=\"%s\", realm=\"r\", nonce=n, uri=\"sip:x\", response=\"%s\"",
+        "Digest realm=\"%s\", nc=%s, qop=auth",
+        "Digest algorithm=%s, cnonce=\"%s\"",
+        "Digest nonce=\"%s\",response=\"%s\"",
+        "Digest uri=%s , nc=\"%s\"",
+        "Digest opaque=\"%s\", stale=%s",
+        "Digest qop=%s, qop=\"%s\"",
+        "Digest x-a=\"%s\", domain=%s",
+        "Digest USERNAME=\"%s\", Realm=%s",
+        "digest nc=%s, nc=%s",
+        "DIGEST  userhash=\"%s\",  algorithm=%s",
+        "Digest username=\"%s\\\"\", realm=%s",
+        "Digest username=\"%s, realm=%s",
+        "Digest username =\"%s\", realm= %s",
+        "Digest username=\"%s\" , realm=%s,",
+        "Digest username=\"%s\",\trealm=%s, ",
+        "Digest username=\"%s\",\r\n realm=%s",
+        "Digest username=\"%s\"x, realm=%s",
+        "Digest username=%s\x01, realm=%s",
+        "Digest username=\"%s\", realm=\"%s\"",
+        "Digest username=\"\", realm=\"%s\", nonce=%s",
+        "Digest a=%s, b=\"%s\"",
+        "Digest usernames=\"%s\", algorithmx=%s",
+        "Digest algorithm=\"%s\", algorith=%s",
+        "Digest algorithn=\"%s\", algorithm=%s",
+        "Digest nonce=%s realm=%s",
+        "Digest nonce=%s,realm=%s",
+        "Digest nonce=%s, =%s",
+        "Digest nonce=%s, realm",
+        "Digest nonce=\"%s\", realm=\"%s",
+    };
+    static const char fill[] = "0123456789abcdef0123456789abcdef0123456789";
+    for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+        for (int a = 0; a <= 40; a++) {
+            for (int b = 0; b <= 20; b += (a % 3 == 0 ? 1 : 7)) {
+                digest_check(
+                    text, fill_shape(text, sizeof(text), shapes[i], fill + 42 - a, fill + 42 - b));
+            }
+        }
+    }
+
+    static const char *const names[] = {
+        "username",   "realm",     "nonce",     "uri", "response", "algorithm",
+        "cnonce",     "opaque",    "qop",       "nc",  "userhash", "domain",
+        "stale",      "UserName",  "REALM",     "x",   "nonc",     "nonces",
+        "algorithmx", "algorithn", "ALGORITHM", "a-b", "n\x01",    "",
+    };
+    static const char *const eqs[] = {"=", "=", "=", " =", "= ", "\t=\t", ""};
+    static const char *const values[] = {
+        "\"v\"",
+        "\"sip:a@b.example\"",
+        "\"0d6b3a9e5c7f1428b6e2a4d8c0f39e71\"",
+        "MD5",
+        "auth",
+        "00000001",
+        "\"\"",
+        "",
+        "\"a\\\"b\"",
+        "\"a\\\\\"",
+        "\"x,y=z\"",
+        "\"open",
+        "v\x01w",
+        "v\"w",
+        "\"\\",
+        "tok=en",
+    };
+    static const char *const seps[] = {", ",  ", ",  ", ", ",",  " , ",
+                                       ",  ", ",\t", " ",  ",,", ", ,"};
+    uint32_t rnd = 12345;
+#define NEXT(n) (rnd ^= rnd << 13, rnd ^= rnd >> 17, rnd ^= rnd << 5, rnd % (n))
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len = (size_t)snprintf(text, sizeof(text), "%s",
+                                      NEXT(8)   ? "Digest "
+                                      : NEXT(2) ? "digest\t"
+                                                : "Basic ");
+        unsigned count = 1 + NEXT(9);
+        for (unsigned k = 0; k < count; k++) {
+            const char *nm =
+                NEXT(6) ? names[NEXT(13)] : names[NEXT(sizeof(names) / sizeof(names[0]))];
+            const char *eq = NEXT(8) ? "=" : eqs[NEXT(sizeof(eqs) / sizeof(eqs[0]))];
+            const char *val = values[NEXT(sizeof(values) / sizeof(values[0]))];
+            const char *sep = k + 1 == count ? (NEXT(6) ? "" : seps[NEXT(10)])
+                              : NEXT(4)      ? ", "
+                                             : seps[NEXT(10)];
+            int w = snprintf(text + len, sizeof(text) - len, "%s%s%s%s", nm, eq, val, sep);
+            assert_true(w >= 0 && (size_t)w < sizeof(text) - len);
+            len += (size_t)w;
+        }
+        digest_check(text, len);
+    }
+#undef NEXT
+}
+
+/* sip_cseq_parse() as the byte loops of 03c47c6 give it; the method's id
+ * by comparing with every method's name. */
+static int ref_cseq_parse(struct sip_cseq *c, const char *p, const char *end, const char **why)
+{
+    p = ref_skip_ws(p, end);
+    const char *s = p;
+    while (p < end && cc_is(*p, CC_DIGIT))
+        p++;
+    int err = slice_to_u32(slice_make(s, (size_t)(p - s)), &c->number);
+    if (err == ERANGE)
+        return *why = "CSeq number over 2**32-1", EBADMSG;
+    if (err)
+        return *why = "bad CSeq number", EBADMSG;
+    if (p >= end || !cc_is(*p, CC_WS))
+        return *why = "bad CSeq", EBADMSG;
+    p = ref_skip_ws(p + 1, end);
+    s = p;
+    while (p < end && cc_is(*p, CC_TOKEN))
+        p++;
+    c->method = slice_make(s, (size_t)(p - s));
+    if (c->method.len == 0 || ref_skip_ws(p, end) != end)
+        return *why = "bad CSeq method", EBADMSG;
+    c->method_id = SIP_METHOD_OTHER;
+    for (int m = SIP_METHOD_OTHER + 1; m <= SIP_METHOD_PUBLISH; m++)
+        if (slice_eq(c->method, slice_from_str(sip_method_name((enum sip_method)m))))
+            c->method_id = (enum sip_method)m;
+    return 0;
+}
+
+/*
+ * The CSeq fast path (1 to 9 digits, one SP, a known method up to the
+ * end) and the method lookup against the reference, each value from an
+ * exact-size buffer: numbers of 0 to 12 digits (over 2**32-1 too), every
+ * method and near misses (one byte changed, one more or fewer, lower
+ * case), LWS before, between and after, a byte after the method.
+ */
+static void test_cseq_fast_path_edges(void **state)
+{
+    static const char *const numbers[] = {
+        "",           "0",          "1",           "12",           "007",
+        "1234",       "99999",      "123456789",   "999999999",    "1234567890",
+        "4294967295", "4294967296", "00000000001", "123456789012",
+    };
+    static const char *const gaps[] = {" ", " ", "", "  ", "\t", " \t", "\r\n "};
+    static const char *const methods[] = {
+        "INVITE", "ACK",     "BYE",       "CANCEL",    "REGISTER",   "OPTIONS",
+        "INFO",   "PRACK",   "UPDATE",    "SUBSCRIBE", "NOTIFY",     "MESSAGE",
+        "REFER",  "PUBLISH", "invite",    "INVITEX",   "INVIT",      "AC",
+        "A",      "ACKS",    "SUBSCRIBX", "SUBSXRIBE", "SUBSCRIBEE", "REGISTEr",
+        "INV@TE", "",        "OPTIONs",   "PRACk",     "iNFO",       "BYe",
+    };
+    static const char *const tails[] = {"", "", " ", "\t", "x", " x", "@"};
+    static const char *const heads[] = {"", " "};
+    char text[64];
+    (void)state;
+    for (size_t h = 0; h < sizeof(heads) / sizeof(heads[0]); h++)
+        for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++)
+            for (size_t g = 0; g < sizeof(gaps) / sizeof(gaps[0]); g++)
+                for (size_t m = 0; m < sizeof(methods) / sizeof(methods[0]); m++)
+                    for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+                        int n = snprintf(text, sizeof(text), "%s%s%s%s%s", heads[h], numbers[i],
+                                         gaps[g], methods[m], tails[t]);
+                        assert_true(n >= 0 && (size_t)n < sizeof(text));
+                        char *buf = malloc(n ? (size_t)n : 1);
+                        assert_non_null(buf);
+                        memcpy(buf, text, (size_t)n);
+                        struct sip_cseq got, want;
+                        const char *why = NULL, *wwhy = NULL;
+                        int wret = ref_cseq_parse(&want, text, text + n, &wwhy);
+                        int ret = sip_cseq_parse(&got, slice_make(buf, (size_t)n), &why);
+                        if (ret != wret || (ret && strcmp(why, wwhy) != 0) ||
+                            (ret == 0 &&
+                             (got.number != want.number || got.method_id != want.method_id ||
+                              got.method.p - buf != want.method.p - text ||
+                              got.method.len != want.method.len))) {
+                            print_error("CSeq \"%s\": %d (%s), want %d (%s)\n", text, ret,
+                                        ret ? why : "", wret, wret ? wwhy : "");
+                            fail();
+                        }
+                        if (wret == 0)
+                            assert_int_equal(sip_method_lookup(slice_make(
+                                                 buf + (want.method.p - text), want.method.len)),
+                                             want.method_id);
+                        free(buf);
+                    }
+}
+
 static void test_msg_auth(void **state)
 {
     static const char text[] =
@@ -1383,6 +1764,8 @@ int main(void)
         cmocka_unit_test(test_expires),
         cmocka_unit_test(test_via_params),
         cmocka_unit_test(test_digest),
+        cmocka_unit_test(test_digest_fast_path_edges),
+        cmocka_unit_test(test_cseq_fast_path_edges),
         cmocka_unit_test(test_msg_auth),
         cmocka_unit_test(test_nameaddr),
         cmocka_unit_test(test_sanity),
