@@ -162,12 +162,23 @@ bool sip_list_next(struct sip_list_iter *it, struct slice *item)
 
 /* ---------------------------------------------------------------- Via */
 
+/* In the order of their slices in struct sip_via, from branch on. */
 static const struct sip_param_want via_want[] = {
     SIP_WANT("branch"), SIP_WANT("received"), SIP_WANT("rport"), SIP_WANT("maddr"), SIP_WANT("ttl"),
 };
+enum { VIA_NWANT = sizeof(via_want) / sizeof(via_want[0]) };
+_Static_assert(offsetof(struct sip_via, received) == offsetof(struct sip_via, branch) +
+                                                         sizeof(struct slice) &&
+                   offsetof(struct sip_via, rport_value) ==
+                       offsetof(struct sip_via, branch) + 2 * sizeof(struct slice) &&
+                   offsetof(struct sip_via, maddr) ==
+                       offsetof(struct sip_via, branch) + 3 * sizeof(struct slice) &&
+                   offsetof(struct sip_via, ttl) ==
+                       offsetof(struct sip_via, branch) + 4 * sizeof(struct slice),
+               "the Via's parameter slices are laid out as via_want");
 
 /* The protocol part, "SIP / 2.0 / UDP" with LWS allowed around the slashes. */
-static const char *via_protocol(struct sip_via *via, const char *p, const char *end)
+static inline const char *via_protocol(struct sip_via *via, const char *p, const char *end)
 {
     const char *s;
 
@@ -201,31 +212,41 @@ static int via_fail(struct sip_via *via, const char **reason, const char *why)
 }
 
 /* Each field is written once on the way (no zeroing first); a failure
- * zeroes the whole value. */
-int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
-                     bool list, const char **next, const char **reason)
+ * zeroes the whole value. Inlined into a build for SSSE3 (simd) and one
+ * without, the parameter scan with them. */
+static inline __attribute__((always_inline)) int
+via_parse(struct sip_via *via, const char *p, const char *end, const char *lim, bool list,
+          const char **next, const char **reason, const bool simd)
 {
     const char *s;
-    struct slice found[5] = {SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL, SLICE_NULL};
 
     p = skip_lws(p, end);
     const char *start = p;
-    p = via_protocol(via, p, end);
-    if (!p)
-        return via_fail(via, reason, "bad Via protocol");
-    s = p;
-    if (end - p >= 5 && p[3] == ' ' && (unsigned char)p[4] > ' ' &&
-        (sip_cclass[(unsigned char)p[0]] & sip_cclass[(unsigned char)p[1]] &
-         sip_cclass[(unsigned char)p[2]] & CC_TOKEN)) {
-        /* "UDP " and the like, then the host: what the loops below find */
-        via->transport = slice_make(s, 3);
-        p += 4;
+    if (end - p >= 13 && memcmp(p, "SIP/2.0/UDP ", 12) == 0 && (unsigned char)p[12] > ' ') {
+        /* what most Vias start with, in two compares: what the paths below
+         * find for it */
+        via->protocol = slice_make(p, 3);
+        via->version = slice_make(p + 4, 3);
+        via->transport = slice_make(p + 8, 3);
+        p += 12;
     } else {
-        p = skip_token(p, end);
-        via->transport = slice_make(s, (size_t)(p - s));
-        if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
-            return via_fail(via, reason, "bad Via transport");
-        p = skip_lws(p, end);
+        p = via_protocol(via, p, end);
+        if (!p)
+            return via_fail(via, reason, "bad Via protocol");
+        s = p;
+        if (end - p >= 5 && p[3] == ' ' && (unsigned char)p[4] > ' ' &&
+            (sip_cclass[(unsigned char)p[0]] & sip_cclass[(unsigned char)p[1]] &
+             sip_cclass[(unsigned char)p[2]] & CC_TOKEN)) {
+            /* "UDP " and the like, then the host: what the loops below find */
+            via->transport = slice_make(s, 3);
+            p += 4;
+        } else {
+            p = skip_token(p, end);
+            via->transport = slice_make(s, (size_t)(p - s));
+            if (via->transport.len == 0 || p >= end || !cc_is(*p, CC_WS))
+                return via_fail(via, reason, "bad Via transport");
+            p = skip_lws(p, end);
+        }
     }
     p = sip_scan_host_in(p, end, lim, &via->host, &via->host_type);
     if (!p)
@@ -256,24 +277,52 @@ int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const 
         via->port = 0;
         p = last;
     }
-    if (sip_scan_params(p, end, lim, list, via_want, 5, found, &via->params, next, reason) != 0)
+    /* the scan stores the wanted values straight into the Via (via_want's
+     * order), rport's value to be fixed up below */
+    struct slice *found = &via->branch;
+    zero_struct(found, VIA_NWANT * sizeof(*found));
+    if (scan_params(p, end, lim, list, via_want, VIA_NWANT, found, &via->params, next, reason,
+                    simd) != 0)
         return via_fail(via, reason, "bad Via parameter");
     if (via->params.len)
-        last = slice_end(via->params);
+        last = via->params.p + via->params.len;
     via->raw = slice_make(start, (size_t)(last - start));
-    via->branch = found[0];
     if (slice_present(via->branch) && via->branch.len == 0)
         return via_fail(via, reason, "empty Via branch");
-    struct slice v = found[1];
+    struct slice v = via->received;
     /* RFC 5118 4.5: tolerate a bracketed IPv6 reference */
     if (v.len >= 2 && v.p[0] == '[' && v.p[v.len - 1] == ']')
-        v = slice_make(v.p + 1, v.len - 2);
-    via->received = v;
-    via->rport = slice_present(found[2]);
-    via->rport_value = found[2].len ? found[2] : SLICE_NULL; /* absent: no value */
-    via->maddr = found[3];
-    via->ttl = found[4];
+        via->received = slice_make(v.p + 1, v.len - 2);
+    via->rport = slice_present(via->rport_value);
+    if (via->rport_value.len == 0)
+        via->rport_value = SLICE_NULL; /* absent, or present without a value */
     return 0;
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"))) static int via_parse_ssse3(struct sip_via *via, const char *p,
+                                                            const char *end, const char *lim,
+                                                            bool list, const char **next,
+                                                            const char **reason)
+{
+    return via_parse(via, p, end, lim, list, next, reason, true);
+}
+#endif
+
+int sip_via_parse_at_generic(struct sip_via *via, const char *p, const char *end,
+                             const char *lim, bool list, const char **next, const char **reason)
+{
+    return via_parse(via, p, end, lim, list, next, reason, false);
+}
+
+int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
+                     bool list, const char **next, const char **reason)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (sip_cpu_has_ssse3())
+        return via_parse_ssse3(via, p, end, lim, list, next, reason);
+#endif
+    return sip_via_parse_at_generic(via, p, end, lim, list, next, reason);
 }
 
 int sip_via_parse(struct sip_via *via, struct slice text, const char **reason)

@@ -463,6 +463,259 @@ struct sip_param_want {
 #define SIP_WANT(lit) {"" lit, sizeof(lit) - 1}
 
 /*
+ * The parameter scan of sip_scan_params() below and its parts, inline here
+ * so that a decoder built for SSSE3 and without (as sip_via_parse_at() is)
+ * can take the scan in, its wanted names as constants: no call, and the
+ * names compared with immediates.
+ */
+
+/* A token (simd: with pshufb) or a parameter value from p. */
+static inline __attribute__((always_inline)) const char *
+scan_run(const char *p, const char *end, const char *lim, enum sip_nibble_class nib, unsigned cls,
+         const bool simd)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (simd)
+        return skip_nibble(p, end, lim, sip_nibble_lo[nib], cls);
+#else
+    (void)lim;
+    (void)nib;
+    (void)simd;
+#endif
+    return nib == SIP_NIB_TOKEN ? skip_token(p, end) : skip_class(p, end, cls);
+}
+
+/* A parameter value at p, no LWS before it: a quoted-string (quotes
+ * kept) or a token/host run. Returns its end (p when there is none), or
+ * NULL when a quote is not closed. */
+static inline __attribute__((always_inline)) const char *
+scan_value(const char *p, const char *end, const char *lim, const bool simd)
+{
+    if (p < end && *p == '"')
+        return sip_scan_quoted(p, end);
+    return scan_run(p, end, lim, SIP_NIB_PVAL, CC_PVAL, simd);
+}
+
+/* Stores value in found[i] when the name (nlen >= 1 token bytes at name)
+ * is want[i]'s, the first such i. */
+static inline __attribute__((always_inline)) void
+param_found(const char *name, size_t nlen, struct slice value, const char *lim,
+            const struct sip_param_want *want, unsigned nwant, struct slice *found)
+{
+    if (nlen <= 8 && lim - name >= 8) {
+        /* the name as one lower-cased word, its bytes past nlen zeroed:
+         * equal to a wanted name's padded word only when the two are
+         * equal (a token byte is never 0, even ORed with 0x20) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        uint64_t first = ~0ull << (64 - 8 * nlen);
+#else
+        uint64_t first = ~0ull >> (64 - 8 * nlen);
+#endif
+        uint64_t w = (slice_load64(name) | 0x2020202020202020ull) & first;
+        for (unsigned i = 0; i < nwant; i++) {
+            if (slice_load64(want[i].name) == w) {
+                found[i] = value;
+                return;
+            }
+        }
+        return;
+    }
+    for (unsigned i = 0; i < nwant; i++) {
+        if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
+            found[i] = value;
+            return;
+        }
+    }
+}
+
+/* param_found() of a name of 1 to 15 bytes with 8 readable at it. A
+ * wanted name has at most 8 bytes, so a longer one is no match. */
+static inline __attribute__((always_inline)) void
+param_found_word(const char *name, size_t nlen, struct slice value,
+                 const struct sip_param_want *want, unsigned nwant, struct slice *found)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the bytes of a name of n <= 8 bytes in its first word */
+    static const uint64_t keep[9] = {
+        0,
+        0xffull,
+        0xffffull,
+        0xffffffull,
+        0xffffffffull,
+        0xffffffffffull,
+        0xffffffffffffull,
+        0xffffffffffffffull,
+        0xffffffffffffffffull,
+    };
+    if (nlen > 8)
+        return;
+    uint64_t w = (slice_load64(name) | 0x2020202020202020ull) & keep[nlen];
+    for (unsigned i = 0; i < nwant; i++) {
+        if (slice_load64(want[i].name) == w) {
+            found[i] = value;
+            return;
+        }
+    }
+#else
+    param_found(name, nlen, value, name + 8, want, nwant, found);
+#endif
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+/* The mask of the 16 bytes at p that are no byte of an unquoted parameter
+ * value, with bit 16 set. */
+__attribute__((target("ssse3"))) static inline unsigned param_nonpval(const char *p)
+{
+    const __m128i lo_pval =
+        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_PVAL]);
+    const __m128i hi_t = _mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+               _mm_and_si128(_mm_shuffle_epi8(lo_pval, _mm_and_si128(v, low4)), h),
+               _mm_setzero_si128())) |
+           0x10000u;
+}
+
+/* The masks of the 16 bytes at p that are no token byte and no byte of an
+ * unquoted parameter value (the row lookup shared). */
+__attribute__((target("ssse3"))) static inline void param_classes(const char *p,
+                                                                  unsigned *nontoken,
+                                                                  unsigned *nonpval)
+{
+    const __m128i lo_tok =
+        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_TOKEN]);
+    const __m128i lo_pval =
+        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_PVAL]);
+    const __m128i hi_t = _mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    const __m128i zero = _mm_setzero_si128();
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i lo = _mm_and_si128(v, low4);
+    __m128i h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+    *nontoken = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(lo_tok, lo), h), zero));
+    *nonpval = (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(lo_pval, lo), h), zero));
+}
+#endif
+
+/*
+ * The scan, inlined into a build for SSSE3 (simd) and one without. LWS is
+ * allowed around every delimiter but rare, so it is looked for only where
+ * the byte found is not the one expected: before a name when the name is
+ * empty, before '=' when the byte is no '=', before a value when the value
+ * is empty, and after a value when the byte is no ';'.
+ */
+static inline __attribute__((always_inline)) int
+scan_params(const char *p, const char *end, const char *lim, bool list,
+            const struct sip_param_want *want, unsigned nwant, struct slice *found,
+            struct slice *params, const char **stop, const char **reason, const bool simd)
+{
+    p = skip_lws(p, end);
+    const char *start = p, *last = p;
+
+    while (p < end) {
+        if (*p != ';') {
+            if (cc_is(*p, CC_WS)) { /* LWS after the last value */
+                p = skip_lws(p, end);
+                continue;
+            }
+            if (list && *p == ',')
+                break;
+            *reason = "unexpected character after the value";
+            return EBADMSG;
+        }
+        const char *name = p + 1;
+#if defined(SIP_NIBBLE_SCAN)
+        if (simd && lim - name >= 16) {
+            /* the usual shape, "name=value" or "name" then ';', ',' or
+             * end, from one classification of the 16 bytes at the name;
+             * anything else (LWS, a quote, an empty name or value) is
+             * left to the scan below, from the same ';' */
+            unsigned nontoken, nonpval;
+            param_classes(name, &nontoken, &nonpval);
+            size_t room = (size_t)(end - name);
+            size_t n = (size_t)__builtin_ctz(nontoken | 0x10000u);
+            if (n > room)
+                n = room;
+            if (n - 1 < 15) { /* 1 to 15 */
+                if (n < room && name[n] == '=') {
+                    const char *v = name + n + 1, *q;
+                    unsigned e =
+                        (unsigned)__builtin_ctz((nonpval >> (n + 1) << (n + 1)) | 0x10000u);
+                    if (e < 16) {
+                        q = name + e;
+                    } else if (lim - name >= 48) {
+                        /* a branch, an address: most end in the next two blocks */
+                        e = (unsigned)__builtin_ctz(param_nonpval(name + 16));
+                        if (e == 16)
+                            e = 16 + (unsigned)__builtin_ctz(param_nonpval(name + 32));
+                        q = e < 32 ? name + 16 + e
+                                   : skip_nibble(name + 48, end, lim, sip_nibble_lo[SIP_NIB_PVAL],
+                                                 CC_PVAL);
+                    } else {
+                        q = skip_nibble(name + 16, end, lim, sip_nibble_lo[SIP_NIB_PVAL], CC_PVAL);
+                    }
+                    if (q > end)
+                        q = end;
+                    if (q > v) {
+                        p = q;
+                        last = q;
+                        param_found_word(name, n, slice_make(v, (size_t)(q - v)), want, nwant,
+                                         found);
+                        continue;
+                    }
+                } else if (n == room || name[n] == ';' || name[n] == ',') {
+                    p = name + n;
+                    last = p;
+                    param_found_word(name, n, slice_make(p, 0), want, nwant, found);
+                    continue;
+                }
+            }
+        }
+#endif
+        p = scan_run(name, end, lim, SIP_NIB_TOKEN, CC_TOKEN, simd);
+        if (p == name) {
+            name = skip_lws(name, end);
+            p = scan_run(name, end, lim, SIP_NIB_TOKEN, CC_TOKEN, simd);
+            if (p == name) {
+                *reason = "empty parameter";
+                return EBADMSG;
+            }
+        }
+        size_t nlen = (size_t)(p - name);
+        struct slice value = slice_make(p, 0); /* present and empty: no "=" */
+        last = p;
+        if (p < end && *p != '=')
+            p = skip_lws(p, end);
+        if (p < end && *p == '=') {
+            const char *v = p + 1;
+            p = scan_value(v, end, lim, simd);
+            if (p == v && v < end && cc_is(*v, CC_WS)) {
+                v = skip_lws(v, end);
+                p = scan_value(v, end, lim, simd);
+            }
+            if (!p) {
+                *reason = "unterminated quoted string in a parameter";
+                return EBADMSG;
+            }
+            if (p == v) {
+                *reason = "empty parameter value";
+                return EBADMSG;
+            }
+            value = slice_make(v, (size_t)(p - v));
+            last = p;
+        }
+        param_found(name, nlen, value, lim, want, nwant, found);
+    }
+    *params = slice_make(start, (size_t)(last - start));
+    *stop = p;
+    return 0;
+}
+
+/*
  * Parses header parameters (";" name ["=" value]) with LWS allowed around
  * every delimiter, from p. Stops at end, or with 'list' at a top-level ','
  * (*stop points at where it stopped). Values are token, host or
@@ -499,6 +752,10 @@ static inline int sip_scan_params(const char *p, const char *end, const char *li
  * be read, as for find_byte_in(). */
 int sip_via_parse_at(struct sip_via *via, const char *p, const char *end, const char *lim,
                      bool list, const char **next, const char **reason);
+/* The same, built without SSSE3 (what sip_via_parse_at() runs where the CPU
+ * lacks it): the reference the unit tests hold the SSSE3 build to. */
+int sip_via_parse_at_generic(struct sip_via *via, const char *p, const char *end,
+                             const char *lim, bool list, const char **next, const char **reason);
 int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
                           const char *lim, bool allow_star, bool list, const char **next,
                           const char **reason);

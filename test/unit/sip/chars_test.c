@@ -318,6 +318,29 @@ static void test_params_fast_path(void **state)
             check_params(text, len, true);
         }
     }
+    /* a name of 1 to 17 bytes, with a value of 0 to 40 bytes or none, then
+     * a stop and another parameter: names and values ending around the 16
+     * and 32 bytes the SSSE3 build classifies from a name, upper case */
+    static const unsigned char stops[] = {';', ',', ' ', '"', ':', '[', '\r', 0, 0x80};
+    for (size_t nl = 1; nl <= 17; nl++) {
+        for (size_t vl = 0; vl <= 40; vl++) {
+            for (size_t si = 0; si < sizeof(stops); si++) {
+                size_t len = 0;
+                text[len++] = ';';
+                for (size_t k = 0; k < nl; k++)
+                    text[len++] = "BranchTagReceived"[k];
+                if (vl > 0 || si == 0) {
+                    text[len++] = '=';
+                    for (size_t k = 0; k < vl; k++)
+                        text[len++] = (char)('a' + k % 26);
+                }
+                text[len++] = (char)stops[si];
+                memcpy(text + len, "tag=x", 5);
+                len += 5;
+                check_params(text, len, true);
+            }
+        }
+    }
 }
 
 /* sip_port4() against the loop it replaces (digits, then slice_to_u64)

@@ -1626,6 +1626,132 @@ static void test_header_names_at_message_end(void **state)
     assert_int_equal(sip_hdr_lookup("Via\x80", 4), SIP_HDR_OTHER);
 }
 
+/* A slice of the Via under test as an offset into its buffer (-1: absent),
+ * so that two decodes from different buffers compare. */
+static long via_off(struct slice s, const char *base)
+{
+    return s.p ? (long)(s.p - base) : -1;
+}
+
+/* sip_via_parse_at() (the SSSE3 build where the CPU has it) against the
+ * build without SSSE3, on every end from 0 to len of text: the same
+ * verdict, reason, fields and stop. The reference reads an exact copy of
+ * the value (lim at its end); the build under test reads up to the end of
+ * the whole text, an exact-size heap buffer, as it does in a message. */
+static void check_via(const char *text, size_t len, bool list)
+{
+    char *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    memcpy(buf, text, len);
+    for (size_t e = 0; e <= len; e++) {
+        char *ref = malloc(e ? e : 1);
+        assert_non_null(ref);
+        memcpy(ref, buf, e);
+        struct sip_via v1, v2;
+        const char *n1 = NULL, *n2 = NULL, *r1 = NULL, *r2 = NULL;
+        memset(&v1, 0x5a, sizeof(v1));
+        memset(&v2, 0xa5, sizeof(v2));
+        int e1 = sip_via_parse_at_generic(&v1, ref, ref + e, ref + e, list, &n1, &r1);
+        int e2 = sip_via_parse_at(&v2, buf, buf + e, buf + len, list, &n2, &r2);
+        if (e1 != e2)
+            print_error("via \"%.*s\" end %zu list %d: %d (%s) / %d (%s)\n", (int)len, text, e,
+                        list, e1, e1 ? r1 : "", e2, e2 ? r2 : "");
+        assert_int_equal(e1, e2);
+        if (e1) {
+            assert_string_equal(r1, r2);
+        } else {
+            assert_int_equal(n1 - ref, n2 - buf);
+            assert_int_equal(v1.port, v2.port);
+            assert_int_equal(v1.host_type, v2.host_type);
+            assert_int_equal(v1.rport, v2.rport);
+        }
+        /* a failure leaves every field absent: offsets compare as -1 */
+        const struct slice *s1[] = {&v1.raw,      &v1.protocol, &v1.version,  &v1.transport,
+                                    &v1.host,     &v1.port_str, &v1.params,   &v1.branch,
+                                    &v1.received, &v1.rport_value, &v1.maddr, &v1.ttl};
+        const struct slice *s2[] = {&v2.raw,      &v2.protocol, &v2.version,  &v2.transport,
+                                    &v2.host,     &v2.port_str, &v2.params,   &v2.branch,
+                                    &v2.received, &v2.rport_value, &v2.maddr, &v2.ttl};
+        for (size_t i = 0; i < sizeof(s1) / sizeof(s1[0]); i++) {
+            if (via_off(*s1[i], ref) != via_off(*s2[i], buf) || s1[i]->len != s2[i]->len)
+                print_error("via \"%.*s\" end %zu list %d: field %zu differs\n", (int)len, text,
+                            e, list, i);
+            assert_int_equal(via_off(*s1[i], ref), via_off(*s2[i], buf));
+            assert_int_equal(s1[i]->len, s2[i]->len);
+        }
+        free(ref);
+    }
+    free(buf);
+}
+
+/* The SSSE3 build of the Via decoder, whose parameter scan classifies 16
+ * bytes at a name and the next 16 for a long value, at its edges: names
+ * and values ending before, at and after the 16- and 32-byte marks from
+ * the name, names one byte off the wanted ones and of 8, 9 and 16 bytes,
+ * upper case, empty values, "=" at the end, a list's ',' right after a
+ * value, quotes, LWS and bracketed addresses (which take the byte loops). */
+static void test_via_ssse3_matches_generic(void **state)
+{
+    static const char *const cases[] = {
+        "SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK-p2-4d1c6e0a9b37;received=198.51.100.7",
+        "SIP/2.0/UDP 203.0.113.4:5060;branch=z9hG4bK-p1-a07e2c95d1f4;rport=5060",
+        "SIP/2.0/UDP 192.0.2.10:5060;received=192.0.2.10;rport=5060;"
+        "branch=z9hG4bK-d8754z-77ab31c0e4f2",
+        "SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bK-5f3e8a1b9c2d",
+        "SIP/2.0/UDP h;BRANCH=x;Received=1.2.3.4;RPORT=1;MADDR=m;TTL=1",
+        "SIP/2.0/UDP h;branc=1;branchx=2;receive=3;receivedx=4;rpor=5;rportx;madd=6;maddrx=7;tt=8"
+        ";ttlx=9",
+        "SIP/2.0/UDP h;abcdefgh=1;abcdefghi=2;abcdefghijklmnop=3;abcdefghijklmnopq;received",
+        "SIP/2.0/UDP h;branch=;rport",
+        "SIP/2.0/UDP h;branch=",
+        "SIP/2.0/UDP h;rport=",
+        "SIP/2.0/UDP h;branch=x,SIP/2.0/UDP h2;branch=y",
+        "SIP/2.0/UDP h;rport,SIP/2.0/UDP h2",
+        "SIP/2.0/UDP h;branch=x ,SIP/2.0/UDP h2",
+        "SIP/2.0/UDP h;branch=\"x\";rport",
+        "SIP/2.0/UDP h;branch = x; rport",
+        "SIP/2.0/UDP h;received=[2001:db8::1];maddr=a:b;branch=x",
+        "SIP/2.0/UDP h;;branch=x",
+        "SIP/2.0/UDP h;=x",
+        "SIP/2.0/UDP h;branch==x",
+        "SIP/2.0/UDP h;branch=x=y",
+        "SIP/2.0/UDP h;branch=x;",
+        "SIP/2.0/UDP h;br@nch=x",
+        "SIP/2.0/UDP h;branch=x\x80y",
+        "SIP/2.0/UDP h;branch=z9hG4bK\r\n",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_via(cases[i], strlen(cases[i]), true);
+        check_via(cases[i], strlen(cases[i]), false);
+    }
+    /* a name of 1 to 17 bytes, then a value of 0 to 40 bytes, then each
+     * of a few stops: every end of the name and the value around 16, 32
+     * and 48 bytes from the name */
+    static const char stops[] = {';', ',', ' ', '"', ':', '\r', 0};
+    char text[128];
+    for (size_t nl = 1; nl <= 17; nl++) {
+        for (size_t vl = 0; vl <= 40; vl++) {
+            for (size_t si = 0; si < sizeof(stops); si++) {
+                size_t len = 0;
+                memcpy(text, "SIP/2.0/UDP h;", 14);
+                len = 14;
+                for (size_t k = 0; k < nl; k++)
+                    text[len++] = "branchreceivedxyz"[k];
+                if (vl > 0 || si == 0) {
+                    text[len++] = '=';
+                    for (size_t k = 0; k < vl; k++)
+                        text[len++] = (char)('a' + k % 26);
+                }
+                text[len++] = stops[si];
+                memcpy(text + len, "rport", 5);
+                len += 5;
+                check_via(text, len, true);
+            }
+        }
+    }
+}
+
 /* The Via transport and port fast paths ("UDP " + host, a four-digit
  * port) at their edges (LWS after the transport, ports of 3, 4 and 5
  * digits, zero, a non-digit, the value ending right after the port), each
@@ -1773,6 +1899,7 @@ int main(void)
         cmocka_unit_test(test_line_ends_at_block_edges),
         cmocka_unit_test(test_header_names_at_message_end),
         cmocka_unit_test(test_via_fast_path_edges),
+        cmocka_unit_test(test_via_ssse3_matches_generic),
         cmocka_unit_test(test_list_growth_and_limit),
     };
     return cmocka_run_group_tests_name("sip_parse", tests, NULL, NULL);
