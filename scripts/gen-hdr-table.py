@@ -3,12 +3,16 @@
 
 The table is committed; run this after changing the list below:
     python3 scripts/gen-hdr-table.py > src/sip/hdr_table.h
-Lookup hashes the name's first eight bytes (lower-cased), its length and its
-last letter with one multiply into a table with no collisions, then confirms
-with at most three masked word compares (each name is stored zero padded to
-24 bytes with a case-fold mask; the caller masks off the bytes past the name), so sorting header lines costs no string
-search and no byte loop. The multiplier comes from a seeded search, so the
-output is the same on every run.
+Lookup hashes the name's first sixteen bytes (bit 5 of each cleared, so that
+case does not matter; the bytes past the name zeroed; the two words XORed)
+with one multiply into a table with no collisions, then confirms with masked
+compares: each name is stored lower case, followed by ':' and zero padded to
+24 bytes, with a case-fold mask. A name of up to 15 bytes followed by its
+colon is confirmed by one 16-byte compare over the name and the colon (so
+the length needs no test of its own); any name by up to three masked word
+compares and a length test. Sorting header lines costs no string search and
+no byte loop. The multiplier comes from a seeded search, so the output is
+the same on every run.
 """
 import sys
 
@@ -89,6 +93,8 @@ def enum_name(name):
 
 
 NAME_MAX = 24   # bytes compared: three 64-bit words
+KEY_BYTES = 16  # bytes hashed: two 64-bit words
+SHORT_MAX = 15  # the longest name compared with its colon in 16 bytes
 HASH_BITS = 9
 MASK64 = (1 << 64) - 1
 
@@ -97,40 +103,53 @@ def le64(b):
     return int.from_bytes(b[:8].ljust(8, b"\0"), "little")
 
 
-def hash_key(name, mult):
-    """Mirrors SIP_HDR_HASH in C: the first word of the lower-cased name
-    (bytes past its end masked off), the length and the last letter."""
-    n = name.lower().encode()
-    w0 = le64(n)  # already lower case and zero padded
-    k = w0 ^ ((len(n) | (n[-1] << 8)) << 48)
-    return ((k * mult) & MASK64) >> (64 - HASH_BITS)
+def hash_key(name):
+    """Mirrors the key in C: the first KEY_BYTES bytes of the name, bit 5
+    of each cleared (bytes past its end zero), as two little-endian words
+    XORed."""
+    b = bytes(c & 0xdf for c in name.encode()[:KEY_BYTES]).ljust(KEY_BYTES, b"\0")
+    return le64(b[:8]) ^ le64(b[8:16])
+
+
+def slot_of(key, mult):
+    return ((key * mult) & MASK64) >> (64 - HASH_BITS)
 
 
 def find_hash(names):
     import random
+    keys = {}
+    for n in names:
+        k = hash_key(n)
+        if k in keys:
+            sys.exit(f"{n} and {keys[k]} have the same key: hash more bytes")
+        keys[k] = n
     rnd = random.Random(3261)  # deterministic: the same table every run
     for _ in range(200000):
         mult = rnd.getrandbits(64) | 1
         slots = {}
-        for n in names:
-            k = hash_key(n, mult)
-            if k in slots:
+        for k, n in keys.items():
+            h = slot_of(k, mult)
+            if h in slots:
                 break
-            slots[k] = n
+            slots[h] = n
         else:
             return mult, slots
     sys.exit("no collision-free hash found")
 
 
-def words(b):
-    b = b.ljust(NAME_MAX, b"\0")
-    return [int.from_bytes(b[i:i + 8], "little") for i in range(0, NAME_MAX, 8)]
+def words(b, n=NAME_MAX):
+    b = b.ljust(n, b"\0")
+    return [int.from_bytes(b[i:i + 8], "little") for i in range(0, n, 8)]
+
+
+def w2(ws):
+    return "{" + ", ".join(f"0x{w:016x}ull" for w in ws) + "}"
 
 
 def main():
     spelled = []
     for name, compact, _ in HEADERS:
-        assert len(name) <= NAME_MAX, name
+        assert len(name) < NAME_MAX, name  # room for the colon
         spelled.append((name, name))
         if compact:
             spelled.append((compact, name))
@@ -142,38 +161,63 @@ def main():
     out.write("#ifndef SIPD_SIP_HDR_TABLE_H\n#define SIPD_SIP_HDR_TABLE_H\n\n")
     out.write("#include <stdint.h>\n\n")
     out.write("#include \"sip/sip.h\"\n\n")
-    out.write(f"/* the longest known name: longer ones are never looked up */\n")
+    out.write("/* the longest known name: longer ones are never looked up */\n")
     out.write(f"#define SIP_HDR_NAME_MAX {NAME_MAX}u\n")
     out.write(f"#define SIP_HDR_HASH_BITS {HASH_BITS}u\n")
-    out.write("/* w0: the name's first eight bytes as a little-endian word, each ORed\n"
-              " * with 0x20 and those past the name zeroed; last: its last byte | 0x20 */\n")
-    out.write("#define SIP_HDR_HASH(w0, len, last) \\\n"
-              "    ((unsigned)((((uint64_t)(w0) ^ ((uint64_t)((len) | ((last) << 8)) << 48)) * \\\n"
-              f"                 0x{mult:016x}ull) >> (64 - SIP_HDR_HASH_BITS)))\n\n")
-    out.write("/*\n * A known name as three little-endian words: name (lower case, zero\n"
+    out.write("/* key: the name's first 16 bytes as two little-endian words, each\n"
+              " * ANDed with sip_hdr_key_mask[length, at most 16], XORed */\n")
+    out.write("#define SIP_HDR_HASH(key) \\\n    ((unsigned)(((uint64_t)(key) * "
+              f"0x{mult:016x}ull) >> (64 - SIP_HDR_HASH_BITS)))\n\n")
+    out.write("/*\n * A known name as little-endian words: name (lower case, then ':', zero\n"
               " * padded) and fold (0x20 under each letter, so that (byte | fold) equals\n"
-              " * the lower-case letter for either case, while '-' matches only itself).\n"
-              " * 64 bytes, so that an index scales by a shift. Entry 0 is empty.\n */\n")
-    out.write("struct sip_hdr_slot {\n    _Alignas(64) uint64_t name[3];\n    uint64_t fold[3];\n"
-              "    unsigned char len;\n    unsigned char type;\n};\n\n")
-    out.write("static const struct sip_hdr_slot sip_hdr_slots[] = {\n")
-    out.write("    {{0, 0, 0}, {0, 0, 0}, 0, SIP_HDR_OTHER},\n")
+              " * the lower-case letter for either case, while '-' and ':' match only\n"
+              " * themselves). 64 bytes, so that an index scales by a shift; name and\n"
+              " * fold 16-byte aligned, so that a vector compare takes them as operands.\n"
+              " */\n")
+    out.write("struct sip_hdr_slot {\n    _Alignas(64) uint64_t name[3];\n    uint64_t pad;\n"
+              "    uint64_t fold[3];\n    unsigned char len;\n    unsigned char type;\n};\n\n")
+    out.write("/*\n * Everything a lookup reads, in one object, so that one base address\n"
+              " * reaches all of it:\n"
+              " * - slots: the known names; entry 0 is empty;\n"
+              " * - index: hash -> the byte offset of a name's slot (0: none);\n"
+              f" * - key_mask[n]: the first n bytes of a name (n <= {KEY_BYTES}) with bit 5\n"
+              " *   cleared, as two little-endian words: what SIP_HDR_HASH's key takes;\n"
+              f" * - colon_ignore[n]: the bytes past a name of n <= {SHORT_MAX} bytes and its\n"
+              " *   colon, in 16 bytes, as two little-endian words.\n */\n")
+    out.write("struct sip_hdr_table {\n"
+              f"    struct sip_hdr_slot slots[{len(order) + 1}];\n"
+              f"    _Alignas(16) uint64_t key_mask[{KEY_BYTES + 1}][2];\n"
+              f"    uint64_t colon_ignore[{SHORT_MAX + 1}][2];\n"
+              "    uint16_t index[1u << SIP_HDR_HASH_BITS];\n};\n\n")
+    out.write("static const struct sip_hdr_table sip_hdr_table = {\n")
+    out.write("    .slots = {\n")
+    out.write("        {{0, 0, 0}, 0, {0, 0, 0}, 0, SIP_HDR_OTHER},\n")
     index = {}
     for i, k in enumerate(order, 1):
         sp = slots[k]
         index[k] = i
         b = sp.lower().encode()
         fold = bytes(0x20 if chr(c).isalpha() else 0 for c in b)
-        f3 = lambda ws: "{" + ", ".join(f"0x{w:016x}ull" for w in ws) + "}"
-        out.write(f"    /* {i}: {sp.lower()} */\n")
-        out.write(f"    {{{f3(words(b))},\n     {f3(words(fold))},\n"
-                  f"     {len(b)}, {enum_name(canon[sp])}}},\n")
-    out.write("};\n\n")
-    out.write("/* hash -> index into sip_hdr_slots (0: no known name) */\n")
-    out.write("static const unsigned char sip_hdr_index[1u << SIP_HDR_HASH_BITS] = {\n")
+        out.write(f"        /* {i}: {sp.lower()} */\n")
+        out.write(f"        {{{w2(words(b + b':'))},\n         0,\n         {w2(words(fold))},\n"
+                  f"         {len(b)}, {enum_name(canon[sp])}}},\n")
+    out.write("    },\n")
+    out.write("    .key_mask = {\n")
+    for n in range(KEY_BYTES + 1):
+        out.write(f"        {w2(words(bytes([0xdf]) * n, 16))},\n")
+    out.write("    },\n")
+    out.write("    .colon_ignore = {\n")
+    for n in range(SHORT_MAX + 1):
+        out.write(f"        {w2(words(bytes(n + 1) + bytes([0xff]) * (15 - n), 16))},\n")
+    out.write("    },\n")
+    out.write("    .index = {\n")
     for k in order:
-        out.write(f"    [{k}] = {index[k]},\n")
-    out.write("};\n\n")
+        out.write(f"        [{k}] = {index[k]} * 64,\n")
+    out.write("    },\n};\n\n")
+    out.write("/* the slot at byte offset off of sip_hdr_table.slots */\n"
+              "#define SIP_HDR_SLOT(off) \\\n"
+              "    ((const struct sip_hdr_slot *)(const void *)"
+              "((const char *)sip_hdr_table.slots + (off)))\n\n")
     out.write("struct sip_hdr_info {\n    const char *name;\n    unsigned flags;\n};\n\n")
     out.write("static const struct sip_hdr_info sip_hdr_infos[SIP_HDR_COUNT] = {\n")
     out.write("    [SIP_HDR_OTHER] = {\"\", 0},\n")
@@ -181,6 +225,5 @@ def main():
         f = " | ".join(flags) if flags else "0"
         out.write(f"    [{enum_name(name)}] = {{\"{name}\", {f}}},\n")
     out.write("};\n\n#endif\n")
-
 
 main()

@@ -143,17 +143,66 @@ static bool is_version(struct slice v, bool *is_2_0)
     return true;
 }
 
+/* Whether the 4 bytes at p are "SIP/", the letters in either case (as
+ * slice_caseeq() compares them): one word compare. */
+static inline bool starts_sip_slash(const char *p)
+{
+    static const char lower[4] = {'s', 'i', 'p', '/'}, fold[4] = {0x20, 0x20, 0x20, 0};
+    return (slice_load32(p) | slice_load32(fold)) == slice_load32(lower);
+}
+
+/* The methods a registrar and a proxy see most, followed by their SP,
+ * recognised from the first word of the request line (end - p >= 9 bytes
+ * readable): the method's id with *sp at the SP, or SIP_METHOD_OTHER for
+ * anything else (then skip_class() and sip_method_lookup() decide; for
+ * these the token scan would stop at the same SP). */
+static inline enum sip_method method_word(const char *p, const char *end, const char **sp)
+{
+    static const char reg[8] = {'R', 'E', 'G', 'I', 'S', 'T', 'E', 'R'},
+                      inv[8] = {'I', 'N', 'V', 'I', 'T', 'E', ' ', 0},
+                      ack[8] = {'A', 'C', 'K', ' ', 0, 0, 0, 0},
+                      bye[8] = {'B', 'Y', 'E', ' ', 0, 0, 0, 0},
+                      m7[8] = {-1, -1, -1, -1, -1, -1, -1, 0}, m4[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+
+    if (end - p < 9)
+        return SIP_METHOD_OTHER;
+    uint64_t w = slice_load64(p);
+    if ((w & slice_load64(m7)) == slice_load64(inv)) {
+        *sp = p + 6;
+        return SIP_METHOD_INVITE;
+    }
+    if (w == slice_load64(reg) && p[8] == ' ') {
+        *sp = p + 8;
+        return SIP_METHOD_REGISTER;
+    }
+    if ((w & slice_load64(m4)) == slice_load64(ack)) {
+        *sp = p + 3;
+        return SIP_METHOD_ACK;
+    }
+    if ((w & slice_load64(m4)) == slice_load64(bye)) {
+        *sp = p + 3;
+        return SIP_METHOD_BYE;
+    }
+    return SIP_METHOD_OTHER;
+}
+
 static int parse_request_line(struct sip_msg *msg, const char *base, const char *p,
                               const char *end, const char *lim, struct sip_error *err)
 {
-    const char *sp1 = skip_class(p, end, CC_TOKEN);
+    const char *sp1;
+    enum sip_method id = method_word(p, end, &sp1);
 
-    if (sp1 == p || sp1 >= end || *sp1 != ' ')
-        return fail(err, base, sp1, "bad request line", 400);
+    if (id == SIP_METHOD_OTHER) {
+        sp1 = skip_class(p, end, CC_TOKEN);
+        if (sp1 == p || sp1 >= end || *sp1 != ' ')
+            return fail(err, base, sp1, "bad request line", 400);
+        id = sip_method_lookup(slice_make(p, (size_t)(sp1 - p)));
+    }
     msg->method = slice_make(p, (size_t)(sp1 - p));
-    msg->method_id = sip_method_lookup(msg->method);
+    msg->method_id = id;
     const char *sp2 = end;
-    if (end - sp1 >= 9 && memcmp(end - 8, " SIP/2.0", 8) == 0) {
+    bool sip20 = end - sp1 >= 9 && memcmp(end - 8, " SIP/2.0", 8) == 0;
+    if (sip20) {
         sp2 = end - 8; /* what everybody sends: the last SP found in one compare */
     } else {
         while (sp2 > sp1 && sp2[-1] != ' ')
@@ -168,8 +217,8 @@ static int parse_request_line(struct sip_msg *msg, const char *base, const char 
         return fail(err, base, sp2, "extra whitespace in request line", 400);
     msg->ruri_text = slice_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
     msg->version = slice_make(sp2 + 1, (size_t)(end - sp2 - 1));
-    bool v20;
-    if (!is_version(msg->version, &v20))
+    bool v20 = sip20; /* "SIP/2.0" needs no second look */
+    if (!sip20 && !is_version(msg->version, &v20))
         return fail(err, base, sp2 + 1, "bad SIP version", 400);
     if (!v20)
         return fail(err, base, sp2 + 1, "SIP version not supported", 505);
@@ -186,17 +235,24 @@ static int parse_request_line(struct sip_msg *msg, const char *base, const char 
 static int parse_status_line(struct sip_msg *msg, const char *base, const char *p,
                              const char *end, struct sip_error *err)
 {
-    const char *sp = find_byte(p, end, ' ');
+    /* "SIP/2.0 ", what everybody sends: the first SP and the version in
+     * one compare */
+    bool v20 = end - p >= 8 && memcmp(p, "SIP/2.0 ", 8) == 0;
+    const char *sp = v20 ? p + 7 : find_byte(p, end, ' ');
 
     if (!sp)
         return fail(err, base, p, "bad status line", 0);
     msg->version = slice_make(p, (size_t)(sp - p));
-    bool v20;
-    if (!is_version(msg->version, &v20) || !v20)
+    if (!v20 && (!is_version(msg->version, &v20) || !v20))
         return fail(err, base, p, "bad SIP version in status line", 0);
     const char *c = sp + 1, *q = c;
-    while (q < end && cc_is(*q, CC_DIGIT))
-        q++;
+    if (end - c >= 4 && cc_is(c[0], CC_DIGIT) && cc_is(c[1], CC_DIGIT) && cc_is(c[2], CC_DIGIT) &&
+        c[3] == ' ') {
+        q = c + 3; /* three digits and SP: the loop below would stop there */
+    } else {
+        while (q < end && cc_is(*q, CC_DIGIT))
+            q++;
+    }
     /* three digits (the loop above checked them): no conversion loop */
     unsigned code = q - c == 3 ? (unsigned)(c[0] - '0') * 100u + (unsigned)(c[1] - '0') * 10u +
                                      (unsigned)(c[2] - '0')
@@ -283,8 +339,8 @@ _Static_assert(SIP_HDR_NAME_MAX == 24, "hdr_care0 lists one mask per length");
 
 /* The type of a header name, or -1 when it is not a token; bufend bounds
  * what may be read. A known name (the generated table, hashed on its first
- * word, length and last letter) is confirmed by up to three masked word
- * compares, which validate it too; only an unknown one is checked byte by
+ * 16 bytes) is confirmed by up to three masked word compares and its
+ * length, which validate it too; only an unknown one is checked byte by
  * byte. A name closer than SIP_HDR_NAME_MAX bytes to bufend is compared
  * from a zero-padded copy. */
 static inline int hdr_type_checked(const char *name, size_t len, const char *bufend)
@@ -297,15 +353,14 @@ static inline int hdr_type_checked(const char *name, size_t len, const char *buf
             memcpy(tmp, name, len);
             q = tmp;
         }
-        uint64_t w0 = hdr_le64(q);
-        uint64_t care0 = hdr_care0[len];
-        unsigned last = (unsigned char)(q[len - 1] | 0x20);
-        unsigned h = SIP_HDR_HASH((w0 | 0x2020202020202020ull) & care0, len, last);
-        const struct sip_hdr_slot *s = &sip_hdr_slots[sip_hdr_index[h]];
+        uint64_t w0 = hdr_le64(q), w1 = hdr_le64(q + 8);
+        const uint64_t *km = sip_hdr_table.key_mask[len < 16 ? len : 16];
+        const struct sip_hdr_slot *s =
+            SIP_HDR_SLOT(sip_hdr_table.index[SIP_HDR_HASH((w0 & km[0]) ^ (w1 & km[1]))]);
         if (s->len == len) {
-            uint64_t x = ((w0 | s->fold[0]) ^ s->name[0]) & care0;
+            uint64_t x = ((w0 | s->fold[0]) ^ s->name[0]) & hdr_care0[len];
             if (len > 8) {
-                x |= ((hdr_le64(q + 8) | s->fold[1]) ^ s->name[1]) & hdr_care0[len - 8];
+                x |= ((w1 | s->fold[1]) ^ s->name[1]) & hdr_care0[len - 8];
                 if (len > 16)
                     x |= ((hdr_le64(q + 16) | s->fold[2]) ^ s->name[2]) & hdr_care0[len - 16];
             }
@@ -317,6 +372,45 @@ static inline int hdr_type_checked(const char *name, size_t len, const char *buf
         if (!cc_is(name[i], CC_TOKEN))
             return -1;
     return SIP_HDR_OTHER;
+}
+
+/* hdr_type_checked() out of line: for the fast loop of split_headers(),
+ * where a name is rarely unknown. */
+static __attribute__((noinline)) int hdr_type_other(const char *name, size_t len,
+                                                    const char *bufend)
+{
+    return hdr_type_checked(name, len, bufend);
+}
+
+/* The slot of a known name of 1 to 15 bytes at p that its colon follows,
+ * or NULL (an unknown name, or no token); the 16 bytes at p may be read.
+ * hdr_type_checked()'s lookup, confirmed by one compare of the name and
+ * its colon with the stored name and its colon: a stored name of another
+ * length has its colon elsewhere, so the length needs no test. */
+static inline const struct sip_hdr_slot *hdr_slot_short(const char *p, size_t len)
+{
+    const uint64_t *km = sip_hdr_table.key_mask[len];
+    const uint64_t *ignore = sip_hdr_table.colon_ignore[len];
+#if defined(__SSE2__) && defined(__x86_64__)
+    /* the key from the vector too: no general register holds a word of
+     * the name */
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i k = _mm_and_si128(v, _mm_load_si128((const __m128i *)(const void *)km));
+    k = _mm_xor_si128(k, _mm_shuffle_epi32(k, 0x4e)); /* the words swapped */
+    const struct sip_hdr_slot *s =
+        SIP_HDR_SLOT(sip_hdr_table.index[SIP_HDR_HASH((uint64_t)_mm_cvtsi128_si64(k))]);
+    __m128i eq = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_load_si128((const __m128i *)s->fold)),
+                                _mm_load_si128((const __m128i *)s->name));
+    eq = _mm_or_si128(eq, _mm_load_si128((const __m128i *)(const void *)ignore));
+    bool same = _mm_movemask_epi8(eq) == 0xffff;
+#else
+    uint64_t w0 = hdr_le64(p), w1 = hdr_le64(p + 8);
+    const struct sip_hdr_slot *s =
+        SIP_HDR_SLOT(sip_hdr_table.index[SIP_HDR_HASH((w0 & km[0]) ^ (w1 & km[1]))]);
+    bool same = ((((w0 | s->fold[0]) ^ s->name[0]) & ~ignore[0]) |
+                 (((w1 | s->fold[1]) ^ s->name[1]) & ~ignore[1])) == 0;
+#endif
+    return same ? s : NULL;
 }
 
 enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
@@ -337,116 +431,283 @@ static __attribute__((noinline)) const char *take_folds(struct lf_scan *ls, cons
     return lf;
 }
 
-/* Splits the header block, taking line ends from ls; *body_start is set
- * past the empty line, or NULL when the buffer ended first. The loop keeps
- * the scan state, the header array, its count and capacity and the line
- * limit in locals (their addresses never escape, so they stay in registers
- * rather than being reloaded after every store to the array) and stores
- * the count back on every way out. */
-static int split_headers(struct sip_msg *msg, const char *base, const struct lf_scan *ls,
-                         const char *p, const char *end, const struct sip_limits *lim,
-                         const char **body_start, const struct sip_hdr **dup,
-                         struct sip_error *err)
-{
-    struct lf_scan scan = *ls;
-    struct sip_hdr *hdrs = msg->hdrs;
-    unsigned n = msg->hdr_count, cap = msg->hdr_cap;
-    const size_t max_line = lim->max_header_len; /* a local: the stores below may alias */
-    int ret = 0;
+/* The split of the header block: what it reads (the message, the limits,
+ * where errors go) and its state where the careful path (split_line())
+ * takes a line: the LF scan, the header array, its count and capacity,
+ * and the first duplicate header that is an error; body is set past the
+ * empty line, or NULL when the buffer ended first. One struct, so that
+ * split_line() takes one pointer and the fast loop keeps only its hot
+ * values in registers. */
+struct split_state {
+    struct sip_msg *msg;
+    const char *base;
+    const struct sip_limits *lim;
+    struct sip_error *err;
+    struct lf_scan scan;
+    struct sip_hdr *hdrs;
+    unsigned n, cap;
+    struct sip_hdr *h; /* hdrs + n (NULL before the first header) */
+    const struct sip_hdr *dup;
+    const char *body;
+    const char *next;     /* past the line split_line() took */
+    const char *full_end; /* a block before it has a full block after it */
+    const char *last;     /* the message's last byte */
+    size_t max_line;      /* lim->max_header_len */
+    size_t fast_span;     /* max_line - 15 when max_line >= 16, else 0: a line of
+                             16 + i bytes is within the limit when i < fast_span */
+};
 
-    *body_start = NULL;
-    *dup = NULL;
-    while (p < end) {
-        const char *lf = lf_scan_next(&scan);
-        /* content_end() without its lf > p test: p follows an LF here, so
-         * when lf == p, lf[-1] is that LF, not a CR */
-        const char *ce = lf - (lf[-1] == '\r');
-        if (ce == p) { /* the empty line */
-            *body_start = lf < end ? lf + 1 : end;
-            break;
-        }
-        if ((unsigned char)*p <= ' ' && cc_is(*p, CC_WS)) { /* a name starts here */
-            ret = fail(err, base, p, "folded line without a header", 400);
-            break;
-        }
-        /* a name starts nearly every next line: one compare rules out a fold */
-        if (__builtin_expect(lf + 1 < end && (unsigned char)lf[1] <= ' ' &&
-                                 (lf[1] == ' ' || lf[1] == '\t'),
-                             0)) {
-            struct lf_scan fold = scan; /* its address escapes, not scan's */
-            lf = take_folds(&fold, lf, end);
-            scan = fold;
-            ce = content_end(p, lf);
-        }
-        const char *next = lf < end ? lf + 1 : end;
-        if ((size_t)(next - p) > max_line) {
-            fail(err, base, p, "header line too long", 513);
-            ret = EMSGSIZE; /* a limit, as sip_msg_parse() promises */
-            break;
-        }
-        /* the name: a token, then optional LWS, then ':' */
-        const char *colon = find_colon(p, ce, end);
-        if (!colon) {
-            ret = fail(err, base, p, "header line without a colon", 400);
-            break;
-        }
-        const char *ne = colon;
-        if (__builtin_expect(ne > p && (unsigned char)ne[-1] <= ' ', 0)) /* LWS is rare */
-            while (ne > p && cc_is(ne[-1], CC_WS))
-                ne--;
-        size_t name_len = (size_t)(ne - p);
-        int t = name_len ? hdr_type_checked(p, name_len, end) : -1;
-        if (t < 0) {
-            ret = fail(err, base, p, "header line without a colon", 400);
-            break;
-        }
-        if (n == cap) {
-            if (n >= lim->max_headers) {
-                fail(err, base, p, "too many headers", 513);
-                ret = EMSGSIZE;
-                break;
-            }
-            msg->hdr_count = n;
-            if (grow_hdrs(msg, lim) != 0)
-                return ENOMEM;
-            hdrs = msg->hdrs;
-            cap = msg->hdr_cap;
-        }
-        /* the value, without the LWS around it (folding included); ": "
-         * then the value is what everybody sends */
-        const char *vs = colon + 1, *ve = ce;
-        if (ce - vs >= 2 && *vs == ' ' && (unsigned char)vs[1] > ' ') /* no LWS byte is > SP */
-            vs++;
-        else
-            vs = skip_lws(vs, ce);
-        if (__builtin_expect(ve > vs && (unsigned char)ve[-1] <= ' ', 0))
-            while (ve > vs && cc_is(ve[-1], CC_WS))
-                ve--;
-        struct sip_hdr *h = &hdrs[n];
-        h->line = slice_make(p, (size_t)(next - p));
-        h->name = slice_make(p, name_len);
-        h->value = slice_make(vs, (size_t)(ve - vs));
-        h->type = (uint16_t)t;
-        h->next = 0;
-        n++;
-        /* first[] is reset by every parse; last[] and count[] are valid only
-         * where first[] is set, so they need no reset */
-        if (msg->first[t]) {
-            hdrs[msg->last[t] - 1].next = (uint16_t)n;
-            msg->count[t]++;
-            /* only a duplicate that is an error counts: a tolerated one
-             * (SIP-ETag, Date...) seen first must not hide a second CSeq */
-            if (!*dup && duplicate_reason((enum sip_hdr_type)t))
-                *dup = h;
-        } else {
-            msg->first[t] = (uint16_t)n;
-            msg->count[t] = 1;
-        }
-        msg->last[t] = (uint16_t)n;
-        p = next;
+/* Fills h, the header array's entry k - 1 (the array has room), and links
+ * it to the others of its type. first[] is reset by every parse; last[]
+ * and count[] are valid only where first[] is set, so they need no reset. */
+static inline void add_hdr(struct split_state *st, struct sip_hdr *h, unsigned k, unsigned t,
+                           const char *p, const char *next, size_t name_len, const char *vs,
+                           const char *ve)
+{
+    struct sip_msg *msg = st->msg;
+
+    h->line = slice_make(p, (size_t)(next - p));
+    h->name = slice_make(p, name_len);
+    h->value = slice_make(vs, (size_t)(ve - vs));
+    /* type, then next = 0: one store */
+    uint32_t type_next = (uint32_t)t;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    type_next <<= 16;
+#endif
+    memcpy((char *)h + offsetof(struct sip_hdr, type), &type_next, sizeof(type_next));
+    if (__builtin_expect(msg->first[t] != 0, 0)) { /* most types occur once */
+        st->hdrs[msg->last[t] - 1].next = (uint16_t)k;
+        msg->count[t]++;
+        /* only a duplicate that is an error counts: a tolerated one
+         * (SIP-ETag, Date...) seen first must not hide a second CSeq */
+        if (!st->dup && duplicate_reason((enum sip_hdr_type)t))
+            st->dup = h;
+    } else {
+        msg->first[t] = (uint16_t)k;
+        msg->count[t] = 1;
     }
-    msg->hdr_count = n;
-    return ret;
+    msg->last[t] = (uint16_t)k;
+}
+
+/* Takes the header line at p whose first LF (already taken from the scan)
+ * is lf, with every check and every rare case: the empty line, folds, LWS
+ * around the colon and the value, unknown names, a full array, lines near
+ * the end of the buffer. Returns 0 with st->next past the line, -1 at the
+ * empty line (st->body set), or an error. Out of line, so that its
+ * registers do not crowd the fast loop of split_headers(). */
+static __attribute__((noinline)) int split_line(struct split_state *st, const char *p,
+                                                const char *lf)
+{
+    struct sip_msg *msg = st->msg;
+    const char *base = st->base, *end = st->scan.end;
+    const struct sip_limits *lim = st->lim;
+    struct sip_error *err = st->err;
+
+    /* content_end() without its lf > p test: p follows an LF here, so
+     * when lf == p, lf[-1] is that LF, not a CR */
+    const char *ce = lf - (lf[-1] == '\r');
+    if (ce == p) { /* the empty line */
+        st->body = lf < end ? lf + 1 : end;
+        return -1;
+    }
+    if ((unsigned char)*p <= ' ' && cc_is(*p, CC_WS)) /* a name starts here */
+        return fail(err, base, p, "folded line without a header", 400);
+    /* a name starts nearly every next line: one compare rules out a fold */
+    if (lf + 1 < end && (unsigned char)lf[1] <= ' ' && (lf[1] == ' ' || lf[1] == '\t')) {
+        lf = take_folds(&st->scan, lf, end);
+        ce = content_end(p, lf);
+    }
+    const char *next = lf < end ? lf + 1 : end;
+    if ((size_t)(next - p) > lim->max_header_len) {
+        fail(err, base, p, "header line too long", 513);
+        return EMSGSIZE; /* a limit, as sip_msg_parse() promises */
+    }
+    /* the name: a token, then optional LWS, then ':' */
+    const char *colon = find_colon(p, ce, end);
+    if (!colon)
+        return fail(err, base, p, "header line without a colon", 400);
+    const char *ne = colon;
+    if (ne > p && (unsigned char)ne[-1] <= ' ') /* LWS is rare */
+        while (ne > p && cc_is(ne[-1], CC_WS))
+            ne--;
+    size_t name_len = (size_t)(ne - p);
+    int t = name_len ? hdr_type_checked(p, name_len, end) : -1;
+    if (t < 0)
+        return fail(err, base, p, "header line without a colon", 400);
+    if (st->n == st->cap) {
+        if (st->n >= lim->max_headers) {
+            fail(err, base, p, "too many headers", 513);
+            return EMSGSIZE;
+        }
+        msg->hdr_count = st->n;
+        if (grow_hdrs(msg, lim) != 0)
+            return ENOMEM;
+        st->hdrs = msg->hdrs;
+        st->cap = msg->hdr_cap;
+    }
+    /* the value, without the LWS around it (folding included); ": "
+     * then the value is what everybody sends */
+    const char *vs = colon + 1, *ve = ce;
+    if (ce - vs >= 2 && *vs == ' ' && (unsigned char)vs[1] > ' ') /* no LWS byte is > SP */
+        vs++;
+    else
+        vs = skip_lws(vs, ce);
+    if (ve > vs && (unsigned char)ve[-1] <= ' ')
+        while (ve > vs && cc_is(ve[-1], CC_WS))
+            ve--;
+    add_hdr(st, &st->hdrs[st->n], st->n + 1, (unsigned)t, p, next, name_len, vs, ve);
+    st->n++;
+    st->next = next;
+    return 0;
+}
+
+/* The ':' bytes of the 16 bytes at p, one bit each. */
+static inline unsigned colon_bits16(const char *p)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i++)
+        m |= (unsigned)(p[i] == ':') << i;
+    return m;
+#endif
+}
+
+/* Splits the header block that starts at p (st set up by the caller, the
+ * scan's next LF the first at or after p); returns 0 or an error, the
+ * count stored in msg.
+ *
+ * The loop takes the line everybody sends, "Name: value" CRLF with a name
+ * of 1 to 15 bytes, no fold after it and 16 readable bytes at its start,
+ * on one straight path: each test below rules out a rare case, and a line
+ * that fails one goes to split_line(), which takes it with every check
+ * (the same decisions in the same order, so the same reasons and
+ * offsets). Only the scan (block and bits), the line start and the count
+ * are locals (their addresses never escape, so they stay in registers
+ * across the stores to the array); what a line reads once (the capacity,
+ * the limits, msg, the next array entry) is read from st, and
+ * split_line() gets the locals back in st. */
+static __attribute__((noinline)) int split_headers(struct split_state *st, const char *p)
+{
+    const char *block = st->scan.block;
+    uint64_t bits = st->scan.bits;
+    unsigned n = st->n;
+
+    st->h = st->hdrs ? st->hdrs + n : NULL; /* no array before the first header */
+    /* end - 128, or the start of the scan when the message is shorter
+     * (never a pointer before the buffer) */
+    st->full_end = st->scan.end - st->scan.block >= 128 ? st->scan.end - 128 : st->scan.block;
+    if (p >= st->scan.end)
+        goto done;
+    st->last = st->scan.end - 1; /* p < end: not before the buffer */
+    for (;;) {
+        const char *lf;
+        if (__builtin_expect(bits == 0, 0)) {
+            /* lf_scan_next() with the locals: full blocks inline, the last
+             * one (and a message's LF-free end) by it */
+            do {
+                if (block >= st->full_end) {
+                    st->scan.block = block;
+                    st->scan.bits = 0;
+                    lf = lf_scan_next(&st->scan);
+                    block = st->scan.block;
+                    bits = st->scan.bits;
+                    if (lf == st->scan.end)
+                        goto careful;
+                    goto got_lf;
+                }
+                block += 64;
+                bits = lf_bits64(block);
+            } while (bits == 0);
+        }
+        lf = block + (unsigned)__builtin_ctzll(bits);
+        bits &= bits - 1;
+    got_lf:;
+        /* CR LF ends the line (lf[-1] is in the buffer: p follows an LF), a
+         * next line exists (the empty line follows the last header line)
+         * and starts with no SP or HTAB (no fold: a control byte other
+         * than the empty line's CR goes to split_line() too), the line is
+         * within the limit and the 16 bytes at p are inside the buffer.
+         * The CR is <= ' ', which bounds the colon and value tests below. */
+        if (lf[-1] != '\r')
+            goto careful;
+        if (lf >= st->last)
+            goto careful_or_empty;
+        if (__builtin_expect((unsigned char)lf[1] <= ' ', 0) && lf[1] != '\r')
+            goto careful;
+        /* a line of 16 bytes or more (lf - p >= 15) reaches the common case
+         * in one test */
+        if (!((size_t)(lf - p) - 15 < st->fast_span) &&
+            !((size_t)(lf + 1 - p) <= st->max_line && st->scan.end - p >= 16))
+            goto careful;
+        /* the first colon: 16 past p when there is none in the 16 bytes */
+        unsigned name_len = (unsigned)__builtin_ctz(colon_bits16(p) | 1u << 16);
+        const char *colon = p + name_len;
+        /* a name of 1 to 15 bytes (a colon at p is an error), the colon
+         * within the line; ": " and a byte that is no LWS (so not the CR:
+         * the value is not empty) start the value, and no LWS ends it */
+        if (name_len - 1 >= 15 || colon >= lf - 1 || colon[1] != ' ' ||
+            (unsigned char)colon[2] <= ' ' || (unsigned char)lf[-2] <= ' ')
+            goto careful_or_empty;
+        /* The name is [p, colon) when it is a token: a line that starts with
+         * LWS (a fold without a header), a control byte, the empty line, LWS
+         * before the colon all put a byte into it that no token holds, so
+         * the lookup below sends them to split_line() without tests of
+         * their own. */
+        const struct sip_hdr_slot *known = hdr_slot_short(p, name_len);
+        unsigned t;
+        if (__builtin_expect(known != NULL, 1)) {
+            t = known->type;
+        } else {
+            int other = hdr_type_other(p, name_len, st->scan.end); /* unknown, or no token */
+            if (other < 0)
+                goto careful;
+            t = (unsigned)other;
+        }
+        if (__builtin_expect(n == st->cap, 0)) {
+            if (n >= st->lim->max_headers)
+                goto careful; /* it reports the fault */
+            st->msg->hdr_count = n;
+            if (grow_hdrs(st->msg, st->lim) != 0)
+                return ENOMEM;
+            st->hdrs = st->msg->hdrs;
+            st->cap = st->msg->hdr_cap;
+            st->h = st->hdrs + n;
+        }
+        struct sip_hdr *h = st->h;
+        st->h = h + 1;
+        add_hdr(st, h, ++n, t, p, lf + 1, name_len, colon + 2, lf - 1);
+        p = lf + 1; /* before the end: the tests above saw a next line */
+        continue;
+    careful_or_empty:
+        /* the CR LF line that a fast test sent here may be the empty line
+         * (no colon follows it within it): what split_line() does for it */
+        if (lf - 1 == p) {
+            st->body = lf < st->scan.end ? lf + 1 : st->scan.end;
+            break;
+        }
+    careful:
+        st->scan.block = block;
+        st->scan.bits = bits;
+        st->n = n;
+        int r = split_line(st, p, lf);
+        block = st->scan.block;
+        bits = st->scan.bits;
+        n = st->n;
+        st->h = st->hdrs ? st->hdrs + n : NULL;
+        if (r) {
+            st->msg->hdr_count = n;
+            return r > 0 ? r : 0;
+        }
+        p = st->next;
+        if (p >= st->scan.end)
+            break;
+    }
+done:
+    st->msg->hdr_count = n;
+    return 0;
 }
 
 /* Reasons for a second header that may occur once. */
@@ -647,8 +908,7 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     lf_scan_init(&ls, p, end);
     const char *lf = lf_scan_next(&ls);
     const char *ce = content_end(p, lf);
-    msg->is_request = !(ce - p >= 4 && (memcmp(p, "SIP/", 4) == 0 ||
-                                        slice_caseeq(slice_make(p, 4), SLICE_LIT("SIP/"))));
+    msg->is_request = !(ce - p >= 4 && starts_sip_slash(p));
     ret = msg->is_request ? parse_request_line(msg, buf, p, ce, end, err)
                           : parse_status_line(msg, buf, p, ce, err);
     if (lf == end)
@@ -660,8 +920,21 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     /* the first fault is the one reported: a request-line error keeps its
      * reason and status even when a header line is bad too */
     struct sip_error header_err;
-    const struct sip_hdr *dup;
-    int sret = split_headers(msg, buf, &ls, lf + 1, end, lim, &body, &dup, ret ? &header_err : err);
+    struct split_state st = {
+        .msg = msg,
+        .base = buf,
+        .lim = lim,
+        .err = ret ? &header_err : err,
+        .scan = ls,
+        .hdrs = msg->hdrs,
+        .n = msg->hdr_count,
+        .cap = msg->hdr_cap,
+        .max_line = lim->max_header_len,
+        .fast_span = lim->max_header_len >= 16 ? lim->max_header_len - 15 : 0,
+    };
+    int sret = split_headers(&st, lf + 1);
+    const struct sip_hdr *dup = st.dup;
+    body = st.body;
     if (sret == ENOMEM)
         return ENOMEM;
     msg->headers_ok = true;
@@ -901,10 +1174,10 @@ static int decode_contact(void *elem, const char *p, const char *end, const char
     return sip_nameaddr_parse_at(elem, p, end, lim, true, true, next, reason);
 }
 
-int sip_msg_vias(struct sip_msg *msg, const char **reason)
+/* sip_msg_vias() of any Via lines: out of line, so that the common case
+ * there needs no registers saved. */
+static __attribute__((noinline)) int vias_decode(struct sip_msg *msg, const char **reason)
 {
-    if (msg->decoded & SIP_DEC_VIAS)
-        return 0;
     void *arr = NULL;
     bool top = msg->keys_ok && msg->via_next;
     int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), top ? &msg->via : NULL,
@@ -914,6 +1187,29 @@ int sip_msg_vias(struct sip_msg *msg, const char **reason)
     msg->vias = arr;
     msg->decoded |= SIP_DEC_VIAS;
     return 0;
+}
+
+int sip_msg_vias(struct sip_msg *msg, const char **reason)
+{
+    if (msg->decoded & SIP_DEC_VIAS)
+        return 0;
+    unsigned first = msg->first[SIP_HDR_VIA]; /* set when the top Via was decoded */
+    if (msg->keys_ok && msg->via_next && first && msg->count[SIP_HDR_VIA] == 1 &&
+        msg->via_next == slice_end(msg->hdrs[first - 1].value)) {
+        /* one Via line holding one value, decoded already: decode_list()
+         * would copy it into an array of one, and so does this */
+        struct sip_via *via = arena_alloc(msg->arena, sizeof(*via));
+        if (!via) {
+            msg->via_n = 0; /* as decode_list() leaves it */
+            return ENOMEM;
+        }
+        *via = msg->via;
+        msg->vias = via;
+        msg->via_n = 1;
+        msg->decoded |= SIP_DEC_VIAS;
+        return 0;
+    }
+    return vias_decode(msg, reason);
 }
 
 int sip_msg_contacts(struct sip_msg *msg, const char **reason)
@@ -926,8 +1222,8 @@ int sip_msg_contacts(struct sip_msg *msg, const char **reason)
     if (ret)
         return ret;
     msg->contacts = arr;
-    for (unsigned i = 0; i < msg->contact_n; i++) {
-        if (msg->contacts[i].star && msg->contact_n > 1) {
+    for (unsigned i = 0; msg->contact_n > 1 && i < msg->contact_n; i++) {
+        if (msg->contacts[i].star) {
             *reason = "Contact * with other contacts";
             return EBADMSG;
         }

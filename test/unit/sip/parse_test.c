@@ -1752,6 +1752,283 @@ static void test_via_ssse3_matches_generic(void **state)
     }
 }
 
+#define START_LINE "OPTIONS sip:x SIP/2.0\r\n"
+
+/* The header split as written out byte by byte (the rules of split_headers()
+ * and split_line() without their fast path): the reference that the split
+ * of a message must match at every block edge. Returns the number of header
+ * lines taken; *reason and *at are the fault (NULL when the split ended at
+ * the empty line or the end of the buffer). */
+struct ref_hdr {
+    size_t line, line_len, name, name_len, value, value_len;
+};
+
+static size_t ref_split(const char *b, size_t len, size_t p, const struct sip_limits *lim,
+                        struct ref_hdr *out, size_t max, const char **reason, size_t *at)
+{
+    size_t n = 0;
+    *reason = NULL;
+    *at = 0;
+    while (p < len) {
+        size_t lf = p;
+        while (lf < len && b[lf] != '\n')
+            lf++;
+        size_t ce = lf > p && b[lf - 1] == '\r' ? lf - 1 : lf;
+        if (ce == p)
+            break; /* the empty line */
+        if (b[p] == ' ' || b[p] == '\t') {
+            *reason = "folded line without a header";
+            *at = p;
+            return n;
+        }
+        while (lf + 1 < len && (b[lf + 1] == ' ' || b[lf + 1] == '\t')) { /* folds */
+            lf++;
+            while (lf < len && b[lf] != '\n')
+                lf++;
+        }
+        ce = lf > p && b[lf - 1] == '\r' ? lf - 1 : lf;
+        size_t next = lf < len ? lf + 1 : len;
+        if (next - p > lim->max_header_len) {
+            *reason = "header line too long";
+            *at = p;
+            return n;
+        }
+        size_t colon = p;
+        while (colon < ce && b[colon] != ':')
+            colon++;
+        size_t ne = colon;
+        while (ne > p && cc_is(b[ne - 1], CC_WS))
+            ne--;
+        bool token = colon < ce && ne > p;
+        for (size_t i = p; i < ne; i++)
+            token = token && cc_is(b[i], CC_TOKEN);
+        if (!token) {
+            *reason = "header line without a colon";
+            *at = p;
+            return n;
+        }
+        if (n >= lim->max_headers) {
+            *reason = "too many headers";
+            *at = p;
+            return n;
+        }
+        size_t vs = colon + 1, ve = ce;
+        while (vs < ce && cc_is(b[vs], CC_WS))
+            vs++;
+        while (ve > vs && cc_is(b[ve - 1], CC_WS))
+            ve--;
+        assert_true(n < max);
+        out[n++] = (struct ref_hdr){p, next - p, p, ne - p, vs, ve - vs};
+        p = next;
+    }
+    return n;
+}
+
+/* Parses the message in an exact-size buffer and checks its header table
+ * (every slice, the types, the links of each type) and any split fault
+ * against ref_split(). */
+static void check_split(const char *buf, size_t len, size_t hdr_start, const struct sip_limits *lim)
+{
+    struct ref_hdr ref[64];
+    const char *reason;
+    size_t at;
+    struct test_msg t;
+    size_t n = ref_split(buf, len, hdr_start, lim ? lim : &sip_limits_default, ref, 64, &reason,
+                         &at);
+
+    test_msg_parse_n(&t, buf, len, lim, 0);
+    assert_true(t.msg.headers_ok);
+    if (reason) {
+        bool limit = !strcmp(reason, "header line too long") || !strcmp(reason, "too many headers");
+        assert_int_equal(t.ret, limit ? EMSGSIZE : EBADMSG);
+        assert_string_equal(t.err.reason, reason);
+        assert_int_equal(t.err.offset, at);
+    }
+    assert_int_equal(t.msg.hdr_count, n);
+    uint16_t first[SIP_HDR_COUNT] = {0}, last[SIP_HDR_COUNT] = {0}, count[SIP_HDR_COUNT] = {0};
+    for (size_t i = 0; i < n; i++) {
+        const struct sip_hdr *h = &t.msg.hdrs[i];
+        assert_ptr_equal(h->line.p, t.buf + ref[i].line);
+        assert_int_equal(h->line.len, ref[i].line_len);
+        assert_ptr_equal(h->name.p, t.buf + ref[i].name);
+        assert_int_equal(h->name.len, ref[i].name_len);
+        assert_ptr_equal(h->value.p, t.buf + ref[i].value);
+        assert_int_equal(h->value.len, ref[i].value_len);
+        unsigned ty = sip_hdr_lookup(buf + ref[i].name, ref[i].name_len);
+        assert_int_equal(h->type, ty);
+        if (first[ty])
+            assert_int_equal(t.msg.hdrs[last[ty] - 1].next, i + 1);
+        else
+            first[ty] = (uint16_t)(i + 1);
+        last[ty] = (uint16_t)(i + 1);
+        count[ty]++;
+    }
+    for (unsigned ty = 0; ty < SIP_HDR_COUNT; ty++) {
+        assert_int_equal(t.msg.first[ty], first[ty]);
+        if (first[ty]) {
+            assert_int_equal(t.msg.count[ty], count[ty]);
+            assert_int_equal(t.msg.hdrs[last[ty] - 1].next, 0);
+        }
+    }
+    test_msg_free(&t);
+}
+
+/* The split's fast path at its edges, against ref_split(): a header line
+ * (known names of 1 to 19 bytes in any case, unknown ones of 1 to 17, and
+ * names that are no tokens) with every shape the fast path hands on (LWS
+ * before the colon or around the value, no colon, an empty value, a bare
+ * LF, a fold after it) starting at every byte of a 64-byte block of the
+ * LF scan (so its colon and its line end fall on each side of a block
+ * edge and of the 16 bytes read at its start), followed by another line,
+ * by the empty line and a short body (a colon in it), by the empty line at
+ * the end of the buffer, or by the end of the buffer. */
+static void test_split_fast_path_edges(void **state)
+{
+    static const char *const names[] = {
+        "v", "T", "To", "Via", "VIA", "From", "CSeq", "Allow", "Accept", "Contact", "call-id",
+        "Expires", "Supported", "User-Agent", "Max-Forwards", "Content-Type", "Authorization",
+        "Proxy-Require", "Content-Length", "cOnTeNt-LeNgTh", "Accept-Encoding",
+        "WWW-Authenticate", "Content-Language", "Subscription-State", "P-Asserted-Identity",
+        /* unknown tokens, some one byte off a known name */
+        "X", "Xy", "X-A", "Toz", "Vias", "Max_Forwards", "Content-Lengt", "Accept-Languag",
+        "Content-Lengthh", "Content-Length2", "Accept-Encodinh", "X-Sixteen-Bytes1",
+        "X-Seventeen-Bytes",
+        /* no tokens */
+        "", "X@Y", "Vi a", "\x01Via", "Content\x80Length", "Call-ID\"",
+    };
+    static const char *const seps[] = {
+        ": v", ":v", ":  v", ": \tv", " : v", "\t: v", ":", ": ", ": v ", ": v\t", ": a b c",
+        ":: v", " v", ": \x01v",
+    };
+    static const char *const tails[] = {
+        "Max-Forwards: 70\r\n\r\n", "\r\n", "\r\nb", "\r\na: b\r\n", " w\r\n\r\n", "\t w\r\n", "",
+    };
+    char buf[512];
+    (void)state;
+    for (size_t pad = 0; pad <= 64; pad++) {
+        for (size_t ni = 0; ni < sizeof(names) / sizeof(names[0]); ni++) {
+            for (size_t si = 0; si < sizeof(seps) / sizeof(seps[0]); si++) {
+                for (int bare = 0; bare < 2; bare++) {
+                    for (size_t ti = 0; ti < sizeof(tails) / sizeof(tails[0]); ti++) {
+                        /* the start line, then pad bytes of a header before the line */
+                        size_t len = (size_t)snprintf(buf, sizeof(buf), START_LINE);
+                        size_t hdr_start = len;
+                        if (pad) {
+                            buf[len++] = 'P';
+                            buf[len++] = ':';
+                            for (size_t i = 0; i + 1 < pad; i++)
+                                buf[len++] = (char)('a' + i % 26);
+                            buf[len++] = '\r';
+                            buf[len++] = '\n';
+                        }
+                        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s%s%s",
+                                                names[ni], seps[si], bare ? "\n" : "\r\n",
+                                                tails[ti]);
+                        check_split(buf, len, hdr_start, NULL);
+                    }
+                }
+            }
+        }
+    }
+    /* a short line with no colon of its own, then a body whose colon is the
+     * last byte of the buffer, at every place of the 16 bytes read at the
+     * line's start: the colon is never taken for the line's */
+    static const char *const short_lines[] = {"V", "Via v", "To x", "Content-Len"};
+    for (size_t li = 0; li < sizeof(short_lines) / sizeof(short_lines[0]); li++) {
+        for (size_t k = 0; k <= 16; k++) {
+            size_t len = (size_t)snprintf(buf, sizeof(buf), START_LINE);
+            size_t hdr_start = len;
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s\r\n\r\n%.*s:",
+                                    short_lines[li], (int)k, "bbbbbbbbbbbbbbbbbbbb");
+            check_split(buf, len, hdr_start, NULL);
+        }
+    }
+}
+
+/* The line limit and the header count limit where the fast path tests
+ * them: lines of 14 to 21 bytes (some shorter than the 16 bytes the fast
+ * path reads at a line's start) under limits of 1 to 24 bytes, and limits
+ * of 0 to 4 headers. */
+static void test_split_limits_edges(void **state)
+{
+    char buf[256];
+    struct sip_limits lim = sip_limits_default;
+    (void)state;
+    for (size_t vlen = 1; vlen <= 8; vlen++) {
+        for (int ends = 0; ends < 2; ends++) {
+            size_t len = (size_t)snprintf(buf, sizeof(buf), START_LINE);
+            size_t hdr_start = len;
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "Via: %.*s\r\nTo: %.*s\r\n%s",
+                                    (int)vlen, "vvvvvvvvvv", (int)(vlen + 7), "tttttttttttttttt",
+                                    ends ? "\r\n" : "\r\nbody: x\r\n");
+            for (size_t max = 1; max <= 24; max++) {
+                lim = sip_limits_default;
+                lim.max_header_len = max;
+                check_split(buf, len, hdr_start, &lim);
+            }
+            for (unsigned maxh = 0; maxh <= 4; maxh++) {
+                lim = sip_limits_default;
+                lim.max_headers = maxh;
+                check_split(buf, len, hdr_start, &lim);
+            }
+        }
+    }
+}
+
+/* sip_msg_vias() for each shape of the Via lines: one line with one value
+ * (the top Via, decoded already, copied into an array of one), one line
+ * with two values, two lines, and a line whose list ends in an empty
+ * element; the array is always the message's own copy. */
+static void test_vias_shapes(void **state)
+{
+    static const struct {
+        const char *vias;
+        unsigned n;         /* values; 0: an error */
+        const char *second; /* the second value's host */
+    } cases[] = {
+        {"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n", 1, NULL},
+        {"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com\r\n", 2,
+         "b.example.com"},
+        {"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\nv: SIP/2.0/TLS c.example.com\r\n", 2,
+         "c.example.com"},
+        {"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1 ,\r\n", 0, NULL},
+        {"Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n  , SIP/2.0/UDP d.example.com\r\n", 2,
+         "d.example.com"},
+    };
+    char buf[512];
+    struct test_msg t;
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int len = snprintf(buf, sizeof(buf),
+                           INVITE_LINE "%sFrom: <sip:alice@example.com>;tag=a1\r\n"
+                                       "To: <sip:bob@example.com>\r\nCall-ID: c1@example.com\r\n"
+                                       "CSeq: 1 INVITE\r\n\r\n",
+                           cases[i].vias);
+        assert_true(len > 0 && (size_t)len < sizeof(buf));
+        assert_int_equal(test_msg_parse_n(&t, buf, (size_t)len, NULL, 0), 0);
+        const char *why = NULL;
+        int ret = sip_msg_vias(&t.msg, &why);
+        if (cases[i].n == 0) {
+            assert_int_equal(ret, EBADMSG);
+            assert_string_equal(why, "empty list element");
+            assert_int_equal(t.msg.via_n, 0);
+            assert_false(t.msg.decoded & SIP_DEC_VIAS);
+        } else {
+            assert_int_equal(ret, 0);
+            assert_int_equal(t.msg.via_n, cases[i].n);
+            assert_true(t.msg.vias != &t.msg.via);
+            assert_memory_equal(&t.msg.vias[0], &t.msg.via, sizeof(t.msg.via));
+            if (cases[i].second) {
+                struct slice host = t.msg.vias[1].host;
+                assert_int_equal(host.len, strlen(cases[i].second));
+                assert_memory_equal(host.p, cases[i].second, host.len);
+            }
+            assert_true(t.msg.decoded & SIP_DEC_VIAS);
+        }
+        test_msg_free(&t);
+    }
+}
+
 /* The Via transport and port fast paths ("UDP " + host, a four-digit
  * port) at their edges (LWS after the transport, ports of 3, 4 and 5
  * digits, zero, a non-digit, the value ending right after the port), each
@@ -1898,6 +2175,9 @@ int main(void)
         cmocka_unit_test(test_call_id_bytes),
         cmocka_unit_test(test_line_ends_at_block_edges),
         cmocka_unit_test(test_header_names_at_message_end),
+        cmocka_unit_test(test_split_fast_path_edges),
+        cmocka_unit_test(test_split_limits_edges),
+        cmocka_unit_test(test_vias_shapes),
         cmocka_unit_test(test_via_fast_path_edges),
         cmocka_unit_test(test_via_ssse3_matches_generic),
         cmocka_unit_test(test_list_growth_and_limit),
