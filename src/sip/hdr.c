@@ -1,5 +1,6 @@
 /* hdr.c: header names and methods, and the decoders of header values. */
 #include "sip/sip_int.h"
+#include "sip/uri_fast.h"
 
 #include <errno.h>
 
@@ -340,6 +341,20 @@ static const struct sip_param_want na_want[] = {
     SIP_WANT("tag"), SIP_WANT("expires"), SIP_WANT("q"),
 };
 
+/* sip_scan_params() for the build 'simd' selects: no second check. */
+static inline __attribute__((always_inline)) int
+nameaddr_params(const char *p, const char *end, const char *lim, bool list, struct slice *found,
+                struct slice *params, const char **stop, const char **reason, const bool simd)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (simd)
+        return sip_scan_params_ssse3(p, end, lim, list, na_want, 3, found, params, stop, reason);
+#else
+    (void)simd;
+#endif
+    return sip_scan_params_generic(p, end, lim, list, na_want, 3, found, params, stop, reason);
+}
+
 /* A failure before the URI was parsed: the URI reads as absent. */
 static int na_fail(struct sip_nameaddr *na, const char **reason, const char *why)
 {
@@ -347,15 +362,18 @@ static int na_fail(struct sip_nameaddr *na, const char **reason, const char *why
     return fail(reason, why);
 }
 
-int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
-                          const char *lim, bool allow_star, bool list, const char **next,
-                          const char **reason)
+/* The decoder, inlined into a build for SSSE3 (simd) and one without: the
+ * URI's fast path inlined in each. */
+static inline __attribute__((always_inline)) int
+nameaddr_parse(struct sip_nameaddr *na, const char *p, const char *end, const char *lim,
+               bool allow_star, bool list, const char **next, const char **reason, const bool simd)
 {
     const char *after_uri;
-    struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL};
+    struct slice found[3];
+    zero_struct(found, sizeof(found)); /* all absent, 16 bytes a store */
 
-    /* the URI is zeroed by sip_uri_parse_in(), or by na_fail() and the
-     * star case where that is not reached: each byte written once */
+    /* the URI is zeroed by its decoder, or by na_fail() and the star case
+     * where that is not reached: each byte written once */
     zero_struct(na, offsetof(struct sip_nameaddr, uri));
     zero_struct(&na->params, sizeof(*na) - offsetof(struct sip_nameaddr, params));
     p = skip_lws(p, end);
@@ -398,12 +416,30 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
         }
     }
     if (lt) {
-        const char *gt = find_byte_in(lt, end, lim, '>');
-        if (!gt)
-            return na_fail(na, reason, "missing > after <URI");
-        na->bracketed = true;
-        na->uri_text = slice_make(lt + 1, (size_t)(gt - lt - 1));
-        after_uri = gt + 1;
+        const char *gt = NULL;
+#if defined(__SSE2__)
+        /* the common URI, decoded as it is looked for: its '>' found by
+         * the same classification (it stops at end when there is none,
+         * which the slow path then reports) */
+        gt = uri_fast(&na->uri, lt + 1, end, lim, simd);
+        if (gt && gt == end)
+            gt = NULL;
+        if (gt) {
+            na->bracketed = true;
+            na->uri_text = na->uri.raw;
+            after_uri = gt + 1;
+        } else
+#endif
+        {
+            gt = find_byte_in(lt, end, lim, '>');
+            if (!gt)
+                return na_fail(na, reason, "missing > after <URI");
+            na->bracketed = true;
+            na->uri_text = slice_make(lt + 1, (size_t)(gt - lt - 1));
+            after_uri = gt + 1;
+            if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
+                return EBADMSG;
+        }
     } else {
         /* addr-spec: the URI ends at LWS, ';' (header parameters) or ',' */
         const char *q = p;
@@ -413,14 +449,14 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
             return na_fail(na, reason, "URI with ? or , outside <>");
         na->uri_text = slice_make(p, (size_t)(q - p));
         after_uri = q;
+        if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
+            return EBADMSG;
     }
-    if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
-        return EBADMSG;
     if (after_uri == end) { /* no parameters: what the scan would give, without the call */
         na->params = slice_make(end, 0);
         *next = end;
-    } else if (sip_scan_params(after_uri, end, lim, list, na_want, 3, found, &na->params, next,
-                               reason) != 0) {
+    } else if (nameaddr_params(after_uri, end, lim, list, found, &na->params, next, reason,
+                               simd) != 0) {
         return EBADMSG;
     }
     const char *last = na->params.len ? slice_end(na->params) : after_uri;
@@ -433,6 +469,33 @@ int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *en
     na->expires = found[1];
     na->q = found[2];
     return 0;
+}
+
+static int nameaddr_generic(struct sip_nameaddr *na, const char *p, const char *end,
+                            const char *lim, bool allow_star, bool list, const char **next,
+                            const char **reason)
+{
+    return nameaddr_parse(na, p, end, lim, allow_star, list, next, reason, false);
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"))) static int
+nameaddr_ssse3(struct sip_nameaddr *na, const char *p, const char *end, const char *lim,
+               bool allow_star, bool list, const char **next, const char **reason)
+{
+    return nameaddr_parse(na, p, end, lim, allow_star, list, next, reason, true);
+}
+#endif
+
+int sip_nameaddr_parse_at(struct sip_nameaddr *na, const char *p, const char *end,
+                          const char *lim, bool allow_star, bool list, const char **next,
+                          const char **reason)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (sip_cpu_has_ssse3())
+        return nameaddr_ssse3(na, p, end, lim, allow_star, list, next, reason);
+#endif
+    return nameaddr_generic(na, p, end, lim, allow_star, list, next, reason);
 }
 
 int sip_nameaddr_parse(struct sip_nameaddr *na, struct slice text, bool allow_star,

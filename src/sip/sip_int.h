@@ -765,5 +765,22 @@ int sip_digest_parse_in(struct sip_digest *d, struct slice text, const char *lim
 /* sip_uri_parse() of a URI inside a buffer readable up to lim. */
 int sip_uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim,
                      const char **reason);
+/* sip_uri_parse_in() without its fast path: the reference that path must
+ * match. */
+int sip_uri_parse_generic(struct sip_uri *uri, struct slice text, const char *lim,
+                          const char **reason);
+#if defined(__SSE2__)
+/* The fast path of sip_uri_parse_in() alone (uri_fast.h), built for SSE2
+ * and, where sip_cpu_has_ssse3(), for SSSE3: the common shape of a sip:
+ * URI at p, ending at the first '>' or at end. The whole of *uri written
+ * and where it ends returned, or NULL (*uri then holds anything). Reads
+ * whole 16-byte blocks below lim. For the unit tests. */
+const char *sip_uri_fast_sse2(struct sip_uri *uri, const char *p, const char *end,
+                              const char *lim);
+#if defined(SIP_NIBBLE_SCAN)
+const char *sip_uri_fast_ssse3(struct sip_uri *uri, const char *p, const char *end,
+                               const char *lim);
+#endif
+#endif
 
 #endif

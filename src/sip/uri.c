@@ -1,5 +1,6 @@
 /* uri.c: SIP, SIPS and tel URIs (RFC 3261 19.1, RFC 3966), parameters, escapes, comparison. */
 #include "sip/sip_int.h"
+#include "sip/uri_fast.h"
 
 #include <errno.h>
 
@@ -221,13 +222,64 @@ static int parse_tel(struct sip_uri *uri, const char *p, const char *end, const 
     return parse_uri_params(uri, p, end, false, reason) ? 0 : EBADMSG;
 }
 
+#if defined(__SSE2__)
+const char *sip_uri_fast_sse2(struct sip_uri *uri, const char *p, const char *end,
+                              const char *lim)
+{
+    return uri_fast(uri, p, end, lim, false);
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"))) const char *
+sip_uri_fast_ssse3(struct sip_uri *uri, const char *p, const char *end, const char *lim)
+{
+    return uri_fast(uri, p, end, lim, true);
+}
+#endif
+#endif
+
 int sip_uri_parse(struct sip_uri *uri, struct slice text, const char **reason)
 {
     return sip_uri_parse_in(uri, text, slice_end(text), reason);
 }
 
+/* The fast path inlined into each build, the slow one called when it
+ * gives up (a URI of fewer than five bytes is none it takes). */
+static inline __attribute__((always_inline)) int
+uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim, const char **reason,
+             const bool simd)
+{
+#if defined(__SSE2__)
+    if (text.len > 4 && uri_fast(uri, text.p, text.p + text.len, lim, simd) == text.p + text.len)
+        return 0;
+#else
+    (void)simd;
+#endif
+    return sip_uri_parse_generic(uri, text, lim, reason);
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"))) static int uri_parse_in_ssse3(struct sip_uri *uri,
+                                                               struct slice text,
+                                                               const char *lim,
+                                                               const char **reason)
+{
+    return uri_parse_in(uri, text, lim, reason, true);
+}
+#endif
+
 int sip_uri_parse_in(struct sip_uri *uri, struct slice text, const char *lim,
                      const char **reason)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (sip_cpu_has_ssse3())
+        return uri_parse_in_ssse3(uri, text, lim, reason);
+#endif
+    return uri_parse_in(uri, text, lim, reason, false);
+}
+
+int sip_uri_parse_generic(struct sip_uri *uri, struct slice text, const char *lim,
+                          const char **reason)
 {
     const char *p = text.p, *end = slice_end(text);
 

@@ -1428,6 +1428,168 @@ static void test_nameaddr(void **state)
     }
 }
 
+/*
+ * The name-addr decoder takes the common <URI> in one pass that also finds
+ * its '>': the URI it gives must be what sip_uri_parse_generic() makes of
+ * the text up to the first '>', and the whole result must not depend on
+ * where the buffer ends (each case is at the end of an exact-size heap
+ * buffer, decoded with every end, with lim at end and at the buffer's end).
+ */
+static void na_slice_same(struct slice a, const char *abase, struct slice b, const char *bbase,
+                          const char *what, const char *text, size_t e)
+{
+    if (slice_present(a) != slice_present(b) || a.len != b.len ||
+        (slice_present(a) && a.p - abase != b.p - bbase)) {
+        print_error("\"%.*s\": %s differs\n", (int)e, text, what);
+        fail();
+    }
+}
+
+static void na_uri_same(const struct sip_uri *a, const char *abase, const struct sip_uri *b,
+                        const char *bbase, const char *text, size_t e)
+{
+#define SAME(f) na_slice_same(a->f, abase, b->f, bbase, "uri." #f, text, e)
+    SAME(raw);
+    SAME(scheme);
+    SAME(user);
+    SAME(password);
+    SAME(host);
+    SAME(port_str);
+    SAME(params);
+    SAME(headers);
+    SAME(opaque);
+    SAME(transport);
+    SAME(maddr);
+    SAME(user_param);
+    SAME(ttl);
+#undef SAME
+    assert_int_equal(a->scheme_id, b->scheme_id);
+    assert_int_equal(a->port, b->port);
+    assert_int_equal(a->host_type, b->host_type);
+    assert_int_equal(a->lr, b->lr);
+}
+
+static void check_nameaddr_padded(const char *text, size_t len, bool list, size_t pad, char fill)
+{
+    char *buf = malloc(len + pad ? len + pad : 1);
+    assert_non_null(buf);
+    memcpy(buf, text, len);
+    memset(buf + len, fill, pad);
+    const char *lim = buf + len + pad;
+    for (size_t e = 0; e <= len; e++) {
+        struct sip_nameaddr n1, n2;
+        const char *why1 = NULL, *why2 = NULL, *next1 = NULL, *next2 = NULL;
+        char *ref = malloc(e ? e : 1);
+        assert_non_null(ref);
+        memcpy(ref, buf, e);
+        int r1 = sip_nameaddr_parse_at(&n1, ref, ref + e, ref + e, true, list, &next1, &why1);
+        int r2 = sip_nameaddr_parse_at(&n2, buf, buf + e, lim, true, list, &next2, &why2);
+        if (r1 != r2)
+            print_error("\"%.*s\": %d (%s) with lim at end, %d (%s) past it\n", (int)e, text, r1,
+                        why1 ? why1 : "", r2, why2 ? why2 : "");
+        assert_int_equal(r1, r2);
+        if (r1) {
+            assert_string_equal(why1, why2);
+        } else {
+            assert_int_equal(next1 - ref, next2 - buf);
+            na_slice_same(n1.raw, ref, n2.raw, buf, "raw", text, e);
+            na_slice_same(n1.display, ref, n2.display, buf, "display", text, e);
+            na_slice_same(n1.uri_text, ref, n2.uri_text, buf, "uri_text", text, e);
+            na_slice_same(n1.params, ref, n2.params, buf, "params", text, e);
+            na_slice_same(n1.tag, ref, n2.tag, buf, "tag", text, e);
+            na_slice_same(n1.expires, ref, n2.expires, buf, "expires", text, e);
+            na_slice_same(n1.q, ref, n2.q, buf, "q", text, e);
+            assert_int_equal(n1.bracketed, n2.bracketed);
+            assert_int_equal(n1.star, n2.star);
+            na_uri_same(&n1.uri, ref, &n2.uri, buf, text, e);
+        }
+        free(ref);
+        if (r2 || n2.star || !n2.bracketed)
+            continue;
+        /* the URI ends at the first '>' and is what the reference makes of it */
+        struct slice ut = n2.uri_text;
+        assert_int_equal(ut.p[-1], '<');
+        assert_int_equal(ut.p[ut.len], '>');
+        assert_null(memchr(ut.p, '>', ut.len));
+        struct sip_uri want;
+        char *u = malloc(ut.len ? ut.len : 1);
+        assert_non_null(u);
+        memcpy(u, ut.p, ut.len);
+        assert_int_equal(sip_uri_parse_generic(&want, slice_make(u, ut.len), u + ut.len, &why1), 0);
+        na_uri_same(&n2.uri, ut.p, &want, u, text, e);
+        free(u);
+    }
+    free(buf);
+}
+
+/* Short cases take the fast path only with bytes to read after them. */
+static void check_nameaddr_fast(const char *text, size_t len, bool list)
+{
+    check_nameaddr_padded(text, len, list, 0, 0);
+    check_nameaddr_padded(text, len, list, 24, 'a');
+    check_nameaddr_padded(text, len, list, 24, '>');
+}
+
+static void test_nameaddr_fast_path(void **state)
+{
+    static const char *const cases[] = {
+        "\"Alice\" <sip:alice@example.com>;tag=7c2b4a91",
+        "<sip:alice@192.0.2.10:5060;transport=udp>;expires=3600",
+        "<sip:bob@example.com>",
+        "<sip:bob@example.com>;tag=3e8d51a2",
+        "  <SIP:Bob@Example.COM:5062;LR>  ;q=0.5",
+        "\"A \\\"B\\\"\" <sip:a@b.example>;tag=x",
+        "\"A\\\\\" <sip:a@b.example>",
+        "Alice Smith <sip:alice@example.com>",
+        "sip:alice@example.com;tag=1",
+        "sip:alice@example.com",
+        "<sip:a%41lice@example.com>",
+        "<sip:alice:pw@example.com>",
+        "<sip:alice@[2001:db8::1]:5060>",
+        "<sip:alice@256.1.1.1>",
+        "<sip:alice@1.2.3>",
+        "<sip:alice@a-.b>",
+        "<sip:alice@a..b>",
+        "<sip:alice@h:0>",
+        "<sip:alice@h:123456>",
+        "<sip:alice@h;x=1?h=v>",
+        "<sip:alice@h;x>y>",
+        "<sip:alice@h",
+        "<sip:alice@h >",
+        "<sip:alice@h>junk",
+        "<sip:a@h>, <sip:b@h>",
+        "<tel:+15551234>",
+        "<sips:a@h>",
+        "<>",
+        "<sip:>",
+        "*",
+        "* , <sip:a@h>",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_nameaddr_fast(cases[i], strlen(cases[i]), false);
+        check_nameaddr_fast(cases[i], strlen(cases[i]), true);
+    }
+    /* '>' and the other delimiters at every offset of the blocks */
+    char text[128];
+    for (size_t k = 0; k <= 40; k++) {
+        size_t n = 0;
+        memcpy(text, "<sip:", 5);
+        n = 5;
+        for (size_t j = 0; j < k; j++)
+            text[n++] = (char)('a' + j % 26);
+        memcpy(text + n, "@192.0.2.1:5060;transport=udp>;tag=x", 36);
+        check_nameaddr_fast(text, n + 36, false);
+        n = 0;
+        memcpy(text, "<sip:u@h;x=", 11);
+        n = 11;
+        for (size_t j = 0; j < k; j++)
+            text[n++] = (char)('a' + j % 26);
+        text[n++] = '>';
+        check_nameaddr_fast(text, n, true);
+    }
+}
+
 /* ---------------------------------------------------------------- sanity */
 
 static void test_sanity(void **state)
@@ -2171,6 +2333,7 @@ int main(void)
         cmocka_unit_test(test_cseq_fast_path_edges),
         cmocka_unit_test(test_msg_auth),
         cmocka_unit_test(test_nameaddr),
+        cmocka_unit_test(test_nameaddr_fast_path),
         cmocka_unit_test(test_sanity),
         cmocka_unit_test(test_call_id_bytes),
         cmocka_unit_test(test_line_ends_at_block_edges),

@@ -1,6 +1,8 @@
 /* uri_test.c: SIP, SIPS and tel URIs of src/sip/uri.c: parts, parameters, escapes, comparison. */
 #include "../test_util.h"
 
+#include "sip/sip_int.h" /* sip_uri_parse_generic(): the reference of the fast path */
+
 static void parse_ok(struct sip_uri *u, const char *text)
 {
     const char *why = NULL;
@@ -504,6 +506,265 @@ static void test_user_and_params_scan(void **state)
     }
 }
 
+/*
+ * The fast path of sip_uri_parse_in() (both builds where the CPU has
+ * SSSE3) against sip_uri_parse_generic(): every field, at the same offset
+ * from the start of the text, the verdict and the reason. Each case is at
+ * the end of an exact-size heap buffer (ASan catches a read past lim) and
+ * is tried with end at every byte, so that each delimiter is once the
+ * last byte before end and before lim, and each run ends at every offset
+ * of its 16-byte block.
+ */
+static void check_slice_at(struct slice got, const char *gbase, struct slice want,
+                           const char *wbase, const char *what, const char *text, size_t e)
+{
+    if (slice_present(got) != slice_present(want) || got.len != want.len ||
+        (slice_present(want) && got.p - gbase != want.p - wbase)) {
+        print_error("\"%.*s\": %s at %td len %zu, want at %td len %zu\n", (int)e, text, what,
+                    got.p ? got.p - gbase : -1, got.len, want.p ? want.p - wbase : -1, want.len);
+        fail();
+    }
+}
+
+static void check_uri_same(const struct sip_uri *got, const char *gbase, const struct sip_uri *want,
+                           const char *wbase, const char *text, size_t e)
+{
+#define SAME(f) check_slice_at(got->f, gbase, want->f, wbase, #f, text, e)
+    SAME(raw);
+    SAME(scheme);
+    SAME(user);
+    SAME(password);
+    SAME(host);
+    SAME(port_str);
+    SAME(params);
+    SAME(headers);
+    SAME(opaque);
+    SAME(transport);
+    SAME(maddr);
+    SAME(user_param);
+    SAME(ttl);
+#undef SAME
+    assert_int_equal(got->scheme_id, want->scheme_id);
+    assert_int_equal(got->port, want->port);
+    assert_int_equal(got->host_type, want->host_type);
+    assert_int_equal(got->lr, want->lr);
+}
+
+typedef const char *(*uri_fast_fn)(struct sip_uri *, const char *, const char *, const char *);
+
+/* The case followed by pad bytes of fill, lim at the end of them. */
+static void check_uri_fast_padded(const char *text, size_t len, size_t pad, char fill)
+{
+    char *buf = malloc(len + pad ? len + pad : 1);
+    assert_non_null(buf);
+    memcpy(buf, text, len);
+    memset(buf + len, fill, pad);
+    const char *lim = buf + len + pad;
+    for (size_t e = 0; e <= len; e++) {
+        struct sip_uri want, got;
+        const char *why1 = NULL, *why2 = NULL;
+        /* the reference reads nothing past end */
+        char *ref = malloc(e ? e : 1);
+        assert_non_null(ref);
+        memcpy(ref, buf, e);
+        int r1 = sip_uri_parse_generic(&want, slice_make(ref, e), ref + e, &why1);
+        int r2 = sip_uri_parse_in(&got, slice_make(buf, e), lim, &why2);
+        if (r1 != r2)
+            print_error("\"%.*s\": %d (%s), want %d (%s)\n", (int)e, text, r2, why2 ? why2 : "",
+                        r1, why1 ? why1 : "");
+        assert_int_equal(r1, r2);
+        if (r1)
+            assert_string_equal(why1, why2);
+        else
+            check_uri_same(&got, buf, &want, ref, text, e);
+        free(ref);
+#if defined(__SSE2__)
+        /* each build alone: where it takes the URI (up to end or to a '>'),
+         * the reference takes that text alike */
+        uri_fast_fn fns[2] = {sip_uri_fast_sse2, NULL};
+#if defined(SIP_NIBBLE_SCAN)
+        if (sip_cpu_has_ssse3())
+            fns[1] = sip_uri_fast_ssse3;
+#endif
+        for (int f = 0; f < 2 && fns[f]; f++) {
+            const char *stop = fns[f](&got, buf, buf + e, lim);
+            if (!stop)
+                continue;
+            assert_true(stop == buf + e || *stop == '>');
+            size_t n = (size_t)(stop - buf);
+            ref = malloc(n ? n : 1);
+            assert_non_null(ref);
+            memcpy(ref, buf, n);
+            r1 = sip_uri_parse_generic(&want, slice_make(ref, n), ref + n, &why1);
+            if (r1)
+                print_error("\"%.*s\": build %d took it, the reference says %s\n", (int)n, text,
+                            f, why1);
+            assert_int_equal(r1, 0);
+            check_uri_same(&got, buf, &want, ref, text, n);
+            free(ref);
+        }
+#endif
+    }
+    free(buf);
+}
+
+/* Short cases take the fast path only with bytes to read after them. */
+static void check_uri_fast(const char *text, size_t len)
+{
+    check_uri_fast_padded(text, len, 0, 0);
+    check_uri_fast_padded(text, len, 24, 'a');
+    check_uri_fast_padded(text, len, 24, ';');
+}
+
+static void test_uri_fast_path(void **state)
+{
+    static const char *const cases[] = {
+        "sip:alice@example.com",
+        "SIP:alice@example.com",
+        "sIp:Bob@Example.COM",
+        "sips:alice@example.com",
+        "sip:example.com",
+        "sip:alice@192.0.2.10:5060;transport=udp",
+        "sip:alice@192.0.2.10:5060;transport=udp>;expires=3600",
+        "sip:bob@example.com>",
+        "sip:a%41lice@example.com",
+        "sip:alice%@example.com",
+        "sip:alice:secret@example.com",
+        "sip:@example.com",
+        "sip:alice@",
+        "sip:alice@[2001:db8::1]:5060",
+        "sip:a@b@example.com",
+        "sip:a;b@example.com",
+        "sip:a.b_c-d~e@example.com",
+        "sip:+15551234567@example.com;user=phone",
+        "sip:a@h:1",
+        "sip:a@h:12",
+        "sip:a@h:123",
+        "sip:a@h:1234",
+        "sip:a@h:12345",
+        "sip:a@h:123456",
+        "sip:a@h:0",
+        "sip:a@h:0000",
+        "sip:a@h:00000",
+        "sip:a@h:65535",
+        "sip:a@h:65536",
+        "sip:a@h:5060a",
+        "sip:a@h:50a0",
+        "sip:a@h:",
+        "sip:a@h:;x",
+        "sip:a@h:5060>",
+        "sip:a@256.1.1.1",
+        "sip:a@1.2.3",
+        "sip:a@1.2.3.4.5",
+        "sip:a@1..2.3",
+        "sip:a@255.255.255.255:5060",
+        "sip:a@01.02.03.04",
+        "sip:a@1.2.3.4a",
+        "sip:a@a-.b",
+        "sip:a@a.-b",
+        "sip:a@a..b",
+        "sip:a@-a.b",
+        "sip:a@.a",
+        "sip:a@a.b.",
+        "sip:a@a_b.c-d.e",
+        "sip:a@h;lr",
+        "sip:a@h;LR;Transport=TCP;maddr=1.2.3.4;ttl=5;user=phone;x;y=z",
+        "sip:a@h;transport=udp;transport=tcp",
+        "sip:a@h;=x",
+        "sip:a@h;x=",
+        "sip:a@h;;x",
+        "sip:a@h;",
+        "sip:a@h;x=1?h=v",
+        "sip:a@h?h=v",
+        "sip:a@h;x=%41",
+        "sip:a@h;%6C%72",
+        "sip:a@h;p=a:b",
+        "sip:a@h;x=\x80",
+        "sip:a@h;x>y",
+        "sip:a@h>x",
+        "sip:a@h x",
+        "sip:a@h\x80",
+        "sip:a@h,",
+        "sip:a@verylonghostname.example.com",
+        "sip:u@192.168.100.200:5060;transport=udp",
+        "sip:u@192.168.1.100:5060;transport=udp",
+        "sip:u@192.168.1.100:50601;lr",
+        "sip:u@192.168.1.10:5060;transport=udp;maddr=192.168.100.200",
+        "sip:u@abcdefghijklmn.o:5;lr",
+        "sip:+4915112345678901234567@192.0.2.1:5060",
+        "sip:+@h",
+        "sip:a+b",
+        "sip:a+b;lr",
+        "sip:a@h+x",
+        "sip:a@h;x=a+b",
+        "sip:a@h;a+b",
+        "sip:a@h:50+0",
+        "sip:a@192.0.2.1:5060;x=a+b",
+        "sip:averyveryverylongusername@example.com",
+        "sip:a@h;aaaaaaaaaaaaaaaaaaaa=1",
+        "sip:a@h;a=bbbbbbbbbbbbbbbbbbbb;c",
+        "tel:+15551234",
+        "sip:",
+        "sip:a",
+        "sipx:a@h",
+        "si",
+        "",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        check_uri_fast(cases[i], strlen(cases[i]));
+
+    /* every part's length from 0 to 20, so that each delimiter lands on
+     * every offset of its block, block ends included */
+    char text[160];
+    static const size_t lengths[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                     16, 17, 18, 19, 20, 31, 32, 33, 47, 48, 49, 63, 64, 65, 70};
+    for (size_t li = 0; li < sizeof(lengths) / sizeof(lengths[0]); li++) {
+        size_t k = lengths[li];
+        /* '#' is where the run goes */
+        static const char *const shapes[] = {
+            "sip:#@example.com:5060;transport=udp",  "sip:alice@#:5060;transport=udp",
+            "sip:alice@#.example.com;lr",            "sip:alice@h:5060;#=udp;lr",
+            "sip:alice@192.0.2.1:5060;transport=#;x", "sip:alice@h;x=#>",
+            "sip:#",                                 "sip:u@#:5",
+        };
+        char run[80];
+        for (size_t j = 0; j < k; j++)
+            run[j] = (char)('a' + j % 26);
+        run[k] = '\0';
+        for (size_t si = 0; si < sizeof(shapes) / sizeof(shapes[0]); si++) {
+            const char *hole = strchr(shapes[si], '#');
+            size_t pre = (size_t)(hole - shapes[si]), n = 0;
+            memcpy(text, shapes[si], pre);
+            n = pre;
+            memcpy(text + n, run, k);
+            n += k;
+            memcpy(text + n, hole + 1, strlen(hole + 1));
+            n += strlen(hole + 1);
+            check_uri_fast(text, n);
+        }
+        /* digits and dots: IPv4 hosts of every length */
+        for (size_t j = 0; j < k; j++)
+            run[j] = j % 4 == 3 ? '.' : (char)('1' + j % 3);
+        int n = snprintf(text, sizeof(text), "sip:u@%s;lr", run);
+        check_uri_fast(text, (size_t)n);
+    }
+    /* every byte in every part: the classifications of both builds */
+    static const char *const holes[] = {"sip:u#v@h", "sip:#@h",    "sip:u@h#k",   "sip:u@h#",
+                                        "sip:u@h;x#=1", "sip:u@h;x=#", "sip:u@h:5#", "sip:#"};
+    for (int c = 0; c < 256; c++) {
+        for (size_t hi = 0; hi < sizeof(holes) / sizeof(holes[0]); hi++) {
+            const char *hole = strchr(holes[hi], '#');
+            size_t pre = (size_t)(hole - holes[hi]), n = pre;
+            memcpy(text, holes[hi], pre);
+            text[n++] = (char)c;
+            memcpy(text + n, hole + 1, strlen(hole + 1));
+            n += strlen(hole + 1);
+            check_uri_fast(text, n);
+        }
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -517,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_bad_uris),
         cmocka_unit_test(test_slices_inside_text),
         cmocka_unit_test(test_user_and_params_scan),
+        cmocka_unit_test(test_uri_fast_path),
     };
     return cmocka_run_group_tests_name("sip_uri", tests, NULL, NULL);
 }
