@@ -341,18 +341,68 @@ static const struct sip_param_want na_want[] = {
     SIP_WANT("tag"), SIP_WANT("expires"), SIP_WANT("q"),
 };
 
-/* sip_scan_params() for the build 'simd' selects: no second check. */
-static inline __attribute__((always_inline)) int
-nameaddr_params(const char *p, const char *end, const char *lim, bool list, struct slice *found,
-                struct slice *params, const char **stop, const char **reason, const bool simd)
+enum { NA_NWANT = sizeof(na_want) / sizeof(na_want[0]) };
+_Static_assert(offsetof(struct sip_nameaddr, expires) ==
+                       offsetof(struct sip_nameaddr, tag) + sizeof(struct slice) &&
+                   offsetof(struct sip_nameaddr, q) ==
+                       offsetof(struct sip_nameaddr, tag) + 2 * sizeof(struct slice),
+               "the name-addr's parameter slices are laid out as na_want");
+
+/*
+ * What nearly every From, To and Contact ends with: one ";tag=" or
+ * ";expires=" (any case) whose value of hostname characters and '+' runs
+ * to end, as one 16-byte classification per 16 bytes of value finds it.
+ * Sets the parameter and params as the scan would and returns true; false
+ * (nothing written) leaves everything else, LWS included, to the scan.
+ */
+static inline __attribute__((always_inline)) bool
+na_one_param(struct sip_nameaddr *na, const char *g, const char *end, const char *lim,
+             const bool simd)
 {
-#if defined(SIP_NIBBLE_SCAN)
-    if (simd)
-        return sip_scan_params_ssse3(p, end, lim, list, na_want, 3, found, params, stop, reason);
+#if defined(__SSE2__)
+    if (lim - g < 16 || *g != ';')
+        return false;
+    const char *v;
+    struct slice *dst;
+    /* the letters OR-ed with 0x20, the '=' compared as it is */
+    if ((slice_load32(g + 1) | slice_load32("\x20\x20\x20\x00")) == slice_load32("tag=")) {
+        v = g + 5;
+        dst = &na->tag;
+    } else if ((slice_load64(g + 1) | slice_load64("\x20\x20\x20\x20\x20\x20\x20\x00")) ==
+               slice_load64("expires=")) {
+        v = g + 9;
+        dst = &na->expires;
+    } else {
+        return false;
+    }
+    if (v >= end)
+        return false;
+    /* the run from v, over as many blocks as it takes: the value when
+     * it reaches end (the bytes from end on do not matter) */
+    const char *b = g, *q = v;
+    unsigned other = uri_other_raw(b, simd) >> (v - b);
+    while (!other) {
+        b += 16;
+        if (b >= end)
+            break;
+        if (lim - b < 16)
+            return false;
+        other = uri_other_raw(b, simd);
+        q = b;
+    }
+    if (other && q + __builtin_ctz(other) < end)
+        return false;
+    *dst = slice_make(v, (size_t)(end - v));
+    na->params = slice_make(g, (size_t)(end - g));
+    return true;
 #else
+    (void)na;
+    (void)g;
+    (void)end;
+    (void)lim;
     (void)simd;
+    return false;
 #endif
-    return sip_scan_params_generic(p, end, lim, list, na_want, 3, found, params, stop, reason);
 }
 
 /* A failure before the URI was parsed: the URI reads as absent. */
@@ -368,51 +418,55 @@ static inline __attribute__((always_inline)) int
 nameaddr_parse(struct sip_nameaddr *na, const char *p, const char *end, const char *lim,
                bool allow_star, bool list, const char **next, const char **reason, const bool simd)
 {
-    const char *after_uri;
-    struct slice found[3];
-    zero_struct(found, sizeof(found)); /* all absent, 16 bytes a store */
+    const char *after_uri, *start, *lt = NULL;
 
     /* the URI is zeroed by its decoder, or by na_fail() and the star case
      * where that is not reached: each byte written once */
     zero_struct(na, offsetof(struct sip_nameaddr, uri));
     zero_struct(&na->params, sizeof(*na) - offsetof(struct sip_nameaddr, params));
-    p = skip_lws(p, end);
-    const char *start = p;
-    if (p >= end || (list && *p == ','))
-        return na_fail(na, reason, "empty address");
-    if (allow_star && *p == '*') {
-        const char *q = skip_lws(p + 1, end);
-        if (q == end || (list && *q == ',')) {
-            zero_struct(&na->uri, sizeof(na->uri));
-            na->star = true;
-            na->raw = slice_make(p, 1);
-            *next = q;
-            return 0;
-        }
-    }
-    const char *lt = NULL;
-    if (*p == '"') {
-        /* most display names hold no backslash: the closing quote in one
-         * search, the escape-aware scan otherwise */
-        const char *q = find_byte2_in(p + 1, end, lim, '"', '\\');
-        q = q && *q == '"' ? q + 1 : sip_scan_quoted(p, end);
-        if (!q)
-            return na_fail(na, reason, "unterminated quoted display name");
-        na->display = slice_make(p, (size_t)(q - p));
-        p = skip_lws(q, end);
-        if (p >= end || *p != '<')
-            return na_fail(na, reason, "quoted display name without <URI>");
-        lt = p;
-    } else if (*p == '<') {
-        lt = p;
+    if (p < end && *p == '<') { /* the usual start: no LWS, star or display name */
+        start = lt = p;
     } else {
-        /* display name as *(token LWS) directly followed by '<', else addr-spec */
-        const char *q = p;
-        while (q < end && (cc_is(*q, CC_TOKEN) || cc_is(*q, CC_WS)))
-            q++;
-        if (q < end && *q == '<' && q > p) {
-            na->display = slice_trim(slice_make(p, (size_t)(q - p)));
-            lt = q;
+        if (p >= end || *p != '"') { /* a quote: none of these */
+            p = skip_lws(p, end);
+            if (p >= end || (list && *p == ','))
+                return na_fail(na, reason, "empty address");
+            if (allow_star && *p == '*') {
+                const char *q = skip_lws(p + 1, end);
+                if (q == end || (list && *q == ',')) {
+                    zero_struct(&na->uri, sizeof(na->uri));
+                    na->star = true;
+                    na->raw = slice_make(p, 1);
+                    *next = q;
+                    return 0;
+                }
+            }
+        }
+        start = p;
+        if (*p == '"') {
+            /* most display names hold no backslash: the closing quote in one
+             * search, the escape-aware scan otherwise */
+            const char *q = find_byte2_in(p + 1, end, lim, '"', '\\');
+            q = q && *q == '"' ? q + 1 : sip_scan_quoted(p, end);
+            if (!q)
+                return na_fail(na, reason, "unterminated quoted display name");
+            na->display = slice_make(p, (size_t)(q - p));
+            /* one SP before the '<', as usual: what skip_lws() finds */
+            p = end - q >= 2 && q[0] == ' ' && q[1] == '<' ? q + 1 : skip_lws(q, end);
+            if (p >= end || *p != '<')
+                return na_fail(na, reason, "quoted display name without <URI>");
+            lt = p;
+        } else if (*p == '<') {
+            lt = p;
+        } else {
+            /* display name as *(token LWS) directly followed by '<', else addr-spec */
+            const char *q = p;
+            while (q < end && (cc_is(*q, CC_TOKEN) || cc_is(*q, CC_WS)))
+                q++;
+            if (q < end && *q == '<' && q > p) {
+                na->display = slice_trim(slice_make(p, (size_t)(q - p)));
+                lt = q;
+            }
         }
     }
     if (lt) {
@@ -422,9 +476,7 @@ nameaddr_parse(struct sip_nameaddr *na, const char *p, const char *end, const ch
          * the same classification (it stops at end when there is none,
          * which the slow path then reports) */
         gt = uri_fast(&na->uri, lt + 1, end, lim, simd);
-        if (gt && gt == end)
-            gt = NULL;
-        if (gt) {
+        if (__builtin_expect(gt && gt != end, 1)) {
             na->bracketed = true;
             na->uri_text = na->uri.raw;
             after_uri = gt + 1;
@@ -452,22 +504,40 @@ nameaddr_parse(struct sip_nameaddr *na, const char *p, const char *end, const ch
         if (sip_uri_parse_in(&na->uri, na->uri_text, lim, reason) != 0)
             return EBADMSG;
     }
-    if (after_uri == end) { /* no parameters: what the scan would give, without the call */
-        na->params = slice_make(end, 0);
+    /* the scan stores the wanted values straight into tag, expires and q
+     * (na_want's order), zeroed above */
+    struct slice *found = &na->tag;
+    if (after_uri == end || na_one_param(na, after_uri, end, lim, simd)) {
+        /* no parameters (what the scan would give), or one that runs to
+         * end: the value ends at end, and no tag is empty */
+        if (after_uri == end)
+            na->params = slice_make(end, 0);
+        na->raw = slice_make(start, (size_t)(end - start));
         *next = end;
-    } else if (nameaddr_params(after_uri, end, lim, list, found, &na->params, next, reason,
-                               simd) != 0) {
+        return 0;
+    }
+    /* the scan of the build 'simd' selects, out of line: with the usual
+     * shapes taken above, taking it in costs the common path more (saved
+     * registers, spills) than the call costs the rest */
+    int err;
+#if defined(SIP_NIBBLE_SCAN)
+    if (simd)
+        err = sip_scan_params_ssse3(after_uri, end, lim, list, na_want, NA_NWANT, found,
+                                    &na->params, next, reason);
+    else
+#endif
+        err = sip_scan_params_generic(after_uri, end, lim, list, na_want, NA_NWANT, found,
+                                      &na->params, next, reason);
+    if (err != 0) {
+        zero_struct(found, NA_NWANT * sizeof(*found));
         return EBADMSG;
     }
     const char *last = na->params.len ? slice_end(na->params) : after_uri;
     na->raw = slice_make(start, (size_t)(last - start));
-    if (slice_present(found[0])) {
-        if (found[0].len == 0)
-            return fail(reason, "empty tag");
-        na->tag = found[0];
+    if (slice_present(na->tag) && na->tag.len == 0) {
+        zero_struct(found, NA_NWANT * sizeof(*found));
+        return fail(reason, "empty tag");
     }
-    na->expires = found[1];
-    na->q = found[2];
     return 0;
 }
 

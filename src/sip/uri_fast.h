@@ -7,9 +7,8 @@
 #if defined(__SSE2__)
 /* The bytes of the 16 at p outside alphanum - . _ + (the hostname
  * characters, and '+' of phone numbers, all of which a user and a URI
- * parameter accept), with those from end on and bit 16 set: the lowest
- * bit is where a run of them starting at p stops. */
-static inline unsigned uri_block_other(const char *p, const char *end)
+ * parameter accept), bit i for byte i. */
+static inline unsigned uri_block_other_raw(const char *p)
 {
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
     /* '-' '.' and the digits are 0x2d to 0x39 but for '/'; letters are a
@@ -23,7 +22,14 @@ static inline unsigned uri_block_other(const char *p, const char *end)
     __m128i run = _mm_or_si128(_mm_or_si128(ddd, letter),
                                _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('_')),
                                             _mm_cmpeq_epi8(v, _mm_set1_epi8('+'))));
-    unsigned other = ~(unsigned)_mm_movemask_epi8(run);
+    return ~(unsigned)_mm_movemask_epi8(run) & 0xffffu;
+}
+
+/* uri_block_other_raw() with the bytes from end on and bit 16 set: the
+ * lowest bit is where a run of them starting at p stops. */
+static inline unsigned uri_block_other(const char *p, const char *end)
+{
+    unsigned other = uri_block_other_raw(p);
     if (end - p < 16)
         other |= ~0u << (end - p);
     return other | 0x10000u;
@@ -48,11 +54,16 @@ __attribute__((target("ssse3"))) static inline __m128i uri_nibble_class(const ch
                          _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4)));
 }
 
+__attribute__((target("ssse3"))) static inline unsigned uri_block_other_raw_ssse3(const char *p)
+{
+    __m128i c = uri_nibble_class(p);
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_setzero_si128()));
+}
+
 __attribute__((target("ssse3"))) static inline unsigned uri_block_other_ssse3(const char *p,
                                                                              const char *end)
 {
-    __m128i c = uri_nibble_class(p);
-    unsigned other = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_setzero_si128()));
+    unsigned other = uri_block_other_raw_ssse3(p);
     if (end - p < 16)
         other |= ~0u << (end - p);
     return other | 0x10000u;
@@ -87,6 +98,18 @@ static inline __attribute__((always_inline)) unsigned uri_other(const char *p, c
     (void)simd;
 #endif
     return uri_block_other(p, end);
+}
+
+static inline __attribute__((always_inline)) unsigned uri_other_raw(const char *p,
+                                                                    const bool simd)
+{
+#if defined(SIP_NIBBLE_SCAN)
+    if (simd)
+        return uri_block_other_raw_ssse3(p);
+#else
+    (void)simd;
+#endif
+    return uri_block_other_raw(p);
 }
 
 static inline __attribute__((always_inline)) unsigned
@@ -146,6 +169,9 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
     if (lim - s < 20 || end - s < 5 ||
         (slice_load32(s) | slice_load32("\x20\x20\x20\x00")) != slice_load32("sip:"))
         return NULL;
+    /* the struct zeroed first, each field then stored as it is found:
+     * fewer values to keep until the end */
+    zero_struct(uri, sizeof(*uri));
     /* the user run, over a few blocks if it is long */
     const char *u = s + 4, *h = u, *at = u;
     unsigned d = (unsigned)__builtin_ctz(uri_other(at, end, simd));
@@ -157,11 +183,10 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
         } while ((d = (unsigned)__builtin_ctz(uri_other(at, end, simd))) == 16);
     }
     at += d;
-    struct slice user = SLICE_NULL;
-    if (at < end && *at == '@') {
+    if (__builtin_expect(at < end && *at == '@', 1)) {
         if (at == u)
             return NULL;
-        user = slice_make(u, (size_t)(at - u));
+        uri->user = slice_make(u, (size_t)(at - u));
         h = at + 1;
     }
     /* the host, as sip_scan_host_in() takes it from one block; the block's
@@ -194,10 +219,8 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
             return NULL;
         type = SIP_HOST_NAME;
     }
-    zero_struct(uri, sizeof(*uri));
     uri->scheme = slice_make(s, 3);
     uri->scheme_id = SIP_URI_SIP;
-    uri->user = user;
     uri->host = slice_make(h, n);
     uri->host_type = type;
     const char *p = h + n, *b = h; /* b: the block whose mask 'other' is */
@@ -208,9 +231,24 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
         size_t pl = (size_t)(pe - p - 1);
         if (pl - 1 > 4) /* 1 to 5 digits */
             return NULL;
-        uint64_t port;
-        if (pl != 4 || !sip_port4(p + 1, end, &port)) {
-            port = 0;
+        uint64_t port = 0;
+        if (pl == 4) {
+            /* what everybody writes: every byte 0x30..0x39 (high nibble 3,
+             * low nibble + 6 without carry), then the value by two
+             * multiplications, as sip_port4() without its end checks */
+            uint32_t w = slice_load32(p + 1);
+            if ((w & 0xf0f0f0f0u) != 0x30303030u ||
+                ((w & 0x0f0f0f0fu) + 0x06060606u) & 0xf0f0f0f0u)
+                return NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            uint32_t dg = w & 0x0f0f0f0fu;
+            uint32_t pairs = (dg * 10u + (dg >> 8)) & 0x00ff00ffu;
+            port = (pairs & 0xffu) * 100u + (pairs >> 16);
+#else
+            port = (uint64_t)(p[1] - '0') * 1000 + (uint64_t)(p[2] - '0') * 100 +
+                   (uint64_t)(p[3] - '0') * 10 + (uint64_t)(p[4] - '0');
+#endif
+        } else {
             for (const char *q = p + 1; q < pe; q++) {
                 unsigned digit = (unsigned)(unsigned char)*q - '0';
                 if (digit > 9)

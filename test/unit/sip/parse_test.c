@@ -1564,6 +1564,17 @@ static void test_nameaddr_fast_path(void **state)
         "<sip:>",
         "*",
         "* , <sip:a@h>",
+        "\"A\"<sip:a@h>",
+        "\"A\"  <sip:a@h>",
+        "\"A\" \t<sip:a@h>",
+        "\"A\" x<sip:a@h>",
+        "\"A\" ",
+        "\"A\" <",
+        "\"A\"",
+        " \"A\" <sip:a@h>",
+        " <sip:a@h>",
+        "<",
+        "\"",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1587,6 +1598,141 @@ static void test_nameaddr_fast_path(void **state)
             text[n++] = (char)('a' + j % 26);
         text[n++] = '>';
         check_nameaddr_fast(text, n, true);
+    }
+}
+
+/* The header parameters after the '>' of "<sip:alice@example.com>" as the
+ * name-addr decoder gives them (its fast path for one ";tag=" or
+ * ";expires=" included), against the parameter scan alone over a copy that
+ * ends at end, for every end past the '>' and each padding after it. */
+static void check_nameaddr_params_padded(const char *suffix, bool list, size_t pad, char fill)
+{
+    static const char head[] = "<sip:alice@example.com>";
+    static const struct sip_param_want want[] = {
+        SIP_WANT("tag"),
+        SIP_WANT("expires"),
+        SIP_WANT("q"),
+    };
+    size_t hl = sizeof(head) - 1, len = hl + strlen(suffix);
+    char *buf = malloc(len + pad ? len + pad : 1);
+    assert_non_null(buf);
+    memcpy(buf, head, hl);
+    memcpy(buf + hl, suffix, len - hl);
+    memset(buf + len, fill, pad);
+    for (size_t e = hl; e <= len; e++) {
+        struct sip_nameaddr na;
+        const char *next = NULL, *why = NULL;
+        int r = sip_nameaddr_parse_at(&na, buf, buf + e, buf + len + pad, false, list, &next, &why);
+        /* the reference: the scan of a copy of the parameters */
+        size_t pl = e - hl;
+        char *ref = malloc(pl ? pl : 1);
+        assert_non_null(ref);
+        memcpy(ref, buf + hl, pl);
+        struct slice found[3] = {SLICE_NULL, SLICE_NULL, SLICE_NULL}, params = slice_make(ref, 0);
+        const char *stop = ref, *rwhy = NULL;
+        int rr = pl ? sip_scan_params_generic(ref, ref + pl, ref + pl, list, want, 3, found,
+                                              &params, &stop, &rwhy)
+                    : 0;
+        if (rr == 0 && slice_present(found[0]) && found[0].len == 0) {
+            rr = EBADMSG;
+            rwhy = "empty tag";
+        }
+        if (r != rr)
+            print_error("\"%.*s\" (pad %zu): %d (%s), the scan %d (%s)\n", (int)e, buf, pad, r,
+                        r ? why : "", rr, rr ? rwhy : "");
+        assert_int_equal(r, rr);
+        if (r) {
+            assert_string_equal(why, rwhy);
+        } else {
+            assert_int_equal(next - (buf + hl), stop - ref);
+            na_slice_same(na.params, buf + hl, params, ref, "params", buf, e);
+            na_slice_same(na.tag, buf + hl, found[0], ref, "tag", buf, e);
+            na_slice_same(na.expires, buf + hl, found[1], ref, "expires", buf, e);
+            na_slice_same(na.q, buf + hl, found[2], ref, "q", buf, e);
+            const char *last = params.len ? params.p + params.len : ref;
+            assert_int_equal(na.raw.p - buf, 0);
+            assert_int_equal(na.raw.len, hl + (size_t)(last - ref));
+        }
+        free(ref);
+    }
+    free(buf);
+}
+
+static void check_nameaddr_params(const char *suffix, bool list)
+{
+    check_nameaddr_params_padded(suffix, list, 0, 0);
+    check_nameaddr_params_padded(suffix, list, 40, 'a');
+    check_nameaddr_params_padded(suffix, list, 40, ';');
+    check_nameaddr_params_padded(suffix, list, 40, ',');
+}
+
+static void test_nameaddr_param_fast_path(void **state)
+{
+    static const char *const cases[] = {
+        ";tag=9f21c7d3",
+        ";TAG=9f21c7d3",
+        ";Tag=x",
+        ";tag=",
+        ";tag",
+        ";tag;x",
+        ";tag=;x",
+        ";tag= x",
+        ";tag =x",
+        " ;tag=x",
+        "\t;tag=x",
+        ";tag=x ",
+        ";tag=x;expires=1",
+        ";tag=x, <sip:b@h>",
+        ";tag=x,<sip:b@h>",
+        ";tag=x ,<sip:b@h>",
+        ";tag=a+b.c-d_e",
+        ";tag=a!b",
+        ";tag=a%41",
+        ";tag=a~b",
+        ";tag=\"q\"",
+        ";tag=[::1]",
+        ";tag=a:b",
+        ";tag=\x80",
+        ";tagx=1",
+        ";ta=1",
+        ";tag\x1d" "1",
+        ";expires=3600",
+        ";EXPIRES=3600",
+        ";Expires=0",
+        ";expires=",
+        ";expires",
+        ";expire=1",
+        ";expiresx=1",
+        ";expires\x1d" "1",
+        ";expires=3600;q=0.5",
+        ";q=0.5",
+        ";x=1;tag=y",
+        ";;tag=x",
+        "x;tag=y",
+        ",",
+        "",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_nameaddr_params(cases[i], false);
+        check_nameaddr_params(cases[i], true);
+    }
+    /* values of every length: their end at every offset of the blocks
+     * after the '>', the end of the buffer included */
+    char text[128];
+    for (size_t k = 0; k <= 70; k++) {
+        static const char *const names[] = {";tag=", ";expires=", ";TAG=", ";tag=a!"};
+        for (size_t ni = 0; ni < sizeof(names) / sizeof(names[0]); ni++) {
+            size_t n = strlen(names[ni]);
+            memcpy(text, names[ni], n);
+            for (size_t j = 0; j < k; j++)
+                text[n++] = (char)('a' + j % 26);
+            text[n] = '\0';
+            check_nameaddr_params(text, k % 2 == 0);
+            text[n++] = ',';
+            text[n] = '\0';
+            check_nameaddr_params(text, true);
+        }
     }
 }
 
@@ -2334,6 +2480,7 @@ int main(void)
         cmocka_unit_test(test_msg_auth),
         cmocka_unit_test(test_nameaddr),
         cmocka_unit_test(test_nameaddr_fast_path),
+        cmocka_unit_test(test_nameaddr_param_fast_path),
         cmocka_unit_test(test_sanity),
         cmocka_unit_test(test_call_id_bytes),
         cmocka_unit_test(test_line_ends_at_block_edges),
