@@ -68,6 +68,36 @@ static uint64_t lf_bits64(const char *q)
 #endif
 }
 
+#if defined(SIP_NIBBLE_SCAN) && !defined(SIP_NO_AVX2)
+#include <immintrin.h>
+/*
+ * The header split is compiled twice, once for AVX2 (the target
+ * attribute) and once without, and picks one per message: its LF bitmap
+ * then takes two 32-byte compares per 64 bytes instead of four 16-byte
+ * ones. Everything else is the same source. A build with -DSIP_NO_AVX2
+ * has only the plain one (to test it on a machine with AVX2).
+ */
+#define SIP_SPLIT_AVX2 1
+__attribute__((target("avx2"))) static inline uint64_t lf_bits64_avx2(const char *q)
+{
+    const __m256i nl = _mm256_set1_epi8('\n');
+    uint64_t m0 = (uint32_t)_mm256_movemask_epi8(
+        _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)q), nl));
+    uint64_t m1 = (uint32_t)_mm256_movemask_epi8(
+        _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(const void *)(q + 32)), nl));
+    return m0 | m1 << 32;
+}
+
+static inline bool cpu_has_avx2(void)
+{
+#if defined(__AVX2__)
+    return true;
+#else
+    return __builtin_cpu_supports("avx2");
+#endif
+}
+#endif
+
 /* The LFs of the n bytes at p (only the first 64 when n is larger); start
  * is the first byte that may be read. A last block shorter than 64 bytes
  * is read as the 64 bytes that end with it when they lie inside the
@@ -382,33 +412,33 @@ static __attribute__((noinline)) int hdr_type_other(const char *name, size_t len
     return hdr_type_checked(name, len, bufend);
 }
 
-/* The slot of a known name of 1 to 15 bytes at p that its colon follows,
- * or NULL (an unknown name, or no token); the 16 bytes at p may be read.
- * hdr_type_checked()'s lookup, confirmed by one compare of the name and
- * its colon with the stored name and its colon: a stored name of another
- * length has its colon elsewhere, so the length needs no test. */
+/* The slot of a known name of 1 to 14 bytes at p that ": " follows, or
+ * NULL (an unknown name, no token, no SP after the colon); len is where
+ * the first colon of the 16 bytes at p is (0 to 15), or 16 when there is
+ * none; the 16 bytes at p may be read. The short key (the name's first
+ * word and its length) finds the slot, and one compare of the name and
+ * ": " with the stored name and ": " confirms it: a stored name of
+ * another length has its colon elsewhere, so the length needs no test;
+ * a colon at 0 or 15 and none at all take the key 0 to slot 0, which
+ * matches nothing. */
 static inline const struct sip_hdr_slot *hdr_slot_short(const char *p, size_t len)
 {
-    const uint64_t *km = sip_hdr_table.key_mask[len];
-    const uint64_t *ignore = sip_hdr_table.colon_ignore[len];
+    uint64_t mask = sip_hdr_table.short_mask[len], mix = sip_hdr_table.short_mix[len];
 #if defined(__SSE2__) && defined(__x86_64__)
-    /* the key from the vector too: no general register holds a word of
-     * the name */
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i k = _mm_and_si128(v, _mm_load_si128((const __m128i *)(const void *)km));
-    k = _mm_xor_si128(k, _mm_shuffle_epi32(k, 0x4e)); /* the words swapped */
+    uint64_t w0 = (uint64_t)_mm_cvtsi128_si64(v);
     const struct sip_hdr_slot *s =
-        SIP_HDR_SLOT(sip_hdr_table.index[SIP_HDR_HASH((uint64_t)_mm_cvtsi128_si64(k))]);
+        SIP_HDR_SLOT(sip_hdr_table.short_index[SIP_HDR_SHORT_HASH((w0 & mask) ^ mix)]);
     __m128i eq = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_load_si128((const __m128i *)s->fold)),
                                 _mm_load_si128((const __m128i *)s->name));
-    eq = _mm_or_si128(eq, _mm_load_si128((const __m128i *)(const void *)ignore));
-    bool same = _mm_movemask_epi8(eq) == 0xffff;
+    bool same = ((unsigned)_mm_movemask_epi8(eq) | s->ignore) == 0xffff;
 #else
     uint64_t w0 = hdr_le64(p), w1 = hdr_le64(p + 8);
     const struct sip_hdr_slot *s =
-        SIP_HDR_SLOT(sip_hdr_table.index[SIP_HDR_HASH((w0 & km[0]) ^ (w1 & km[1]))]);
-    bool same = ((((w0 | s->fold[0]) ^ s->name[0]) & ~ignore[0]) |
-                 (((w1 | s->fold[1]) ^ s->name[1]) & ~ignore[1])) == 0;
+        SIP_HDR_SLOT(sip_hdr_table.short_index[SIP_HDR_SHORT_HASH((w0 & mask) ^ mix)]);
+    size_t n = s->len + 2u; /* the name and ": " (slot 0: 2, which match nothing) */
+    bool same = ((((w0 | s->fold[0]) ^ s->name[0]) & hdr_care0[n < 8 ? n : 8]) |
+                 (((w1 | s->fold[1]) ^ s->name[1]) & (n > 8 ? hdr_care0[n - 8] : 0))) == 0;
 #endif
     return same ? s : NULL;
 }
@@ -446,15 +476,18 @@ struct split_state {
     struct lf_scan scan;
     struct sip_hdr *hdrs;
     unsigned n, cap;
-    struct sip_hdr *h; /* hdrs + n (NULL before the first header) */
     const struct sip_hdr *dup;
     const char *body;
-    const char *next;     /* past the line split_line() took */
-    const char *full_end; /* a block before it has a full block after it */
-    const char *last;     /* the message's last byte */
-    size_t max_line;      /* lim->max_header_len */
-    size_t fast_span;     /* max_line - 15 when max_line >= 16, else 0: a line of
-                             16 + i bytes is within the limit when i < fast_span */
+    const char *next;      /* past the line split_line() took */
+    const char *full_end;  /* a block before it has a full block after it */
+    const char *last;      /* the message's last byte */
+    const char *fast_last; /* an LF before it ends a line that needs no bound test */
+    size_t max_line;       /* lim->max_header_len */
+    /* 16 ':' for the colon search, read from memory: a constant the
+     * compiler can see became, built with AVX2, a broadcast of three
+     * instructions on every line (no vector register survives the calls
+     * in the loop) */
+    _Alignas(16) char colons[16];
 };
 
 /* Fills h, the header array's entry k - 1 (the array has room), and links
@@ -561,13 +594,16 @@ static __attribute__((noinline)) int split_line(struct split_state *st, const ch
     return 0;
 }
 
-/* The ':' bytes of the 16 bytes at p, one bit each. */
-static inline unsigned colon_bits16(const char *p)
+/* The ':' bytes of the 16 bytes at p, one bit each; colons is 16 ':'
+ * (16-byte aligned). */
+static inline unsigned colon_bits16(const char *p, const char *colons)
 {
 #if defined(__SSE2__)
     __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+    return (unsigned)_mm_movemask_epi8(
+        _mm_cmpeq_epi8(v, _mm_load_si128((const __m128i *)(const void *)colons)));
 #else
+    (void)colons;
     unsigned m = 0;
     for (unsigned i = 0; i < 16; i++)
         m |= (unsigned)(p[i] == ':') << i;
@@ -580,28 +616,37 @@ static inline unsigned colon_bits16(const char *p)
  * count stored in msg.
  *
  * The loop takes the line everybody sends, "Name: value" CRLF with a name
- * of 1 to 15 bytes, no fold after it and 16 readable bytes at its start,
- * on one straight path: each test below rules out a rare case, and a line
- * that fails one goes to split_line(), which takes it with every check
- * (the same decisions in the same order, so the same reasons and
- * offsets). Only the scan (block and bits), the line start and the count
- * are locals (their addresses never escape, so they stay in registers
- * across the stores to the array); what a line reads once (the capacity,
- * the limits, msg, the next array entry) is read from st, and
- * split_line() gets the locals back in st. */
-static __attribute__((noinline)) int split_headers(struct split_state *st, const char *p)
+ * of 1 to 14 bytes, no fold after it, on one straight path: each test
+ * below rules out a rare case, and a line that fails one goes to
+ * split_line(), which takes it with every check (the same decisions in
+ * the same order, so the same reasons and offsets). Only the scan (block
+ * and bits), the line start, the count and the next array entry are
+ * locals (their addresses never escape, so they stay in registers across
+ * the stores to the array); what a line reads once (the capacity, the
+ * limits, msg) is read from st, and split_line() gets the locals back in
+ * st. */
+static inline __attribute__((always_inline)) int split_headers_in(struct split_state *st,
+                                                                  const char *p, bool avx2)
 {
     const char *block = st->scan.block;
     uint64_t bits = st->scan.bits;
     unsigned n = st->n;
+    struct sip_hdr *h = st->hdrs ? st->hdrs + n : NULL; /* no array before the first header */
 
-    st->h = st->hdrs ? st->hdrs + n : NULL; /* no array before the first header */
     /* end - 128, or the start of the scan when the message is shorter
      * (never a pointer before the buffer) */
     st->full_end = st->scan.end - st->scan.block >= 128 ? st->scan.end - 128 : st->scan.block;
     if (p >= st->scan.end)
         goto done;
     st->last = st->scan.end - 1; /* p < end: not before the buffer */
+    /* A line whose LF is before end - 18 has its next line's first byte
+     * and the 19 bytes at its start (the 16 of the name, the value's first
+     * byte after a colon at 16) inside the buffer; when the rest of the
+     * message is within the line limit, no line is longer than that. So
+     * one test covers the three; other lines (and every line of a message
+     * longer than the limit) are tested one by one. */
+    size_t rest = (size_t)(st->scan.end - p);
+    st->fast_last = rest > 18 && rest <= st->max_line ? st->scan.end - 18 : p;
     for (;;) {
         const char *lf;
         if (__builtin_expect(bits == 0, 0)) {
@@ -619,7 +664,12 @@ static __attribute__((noinline)) int split_headers(struct split_state *st, const
                     goto got_lf;
                 }
                 block += 64;
+#if defined(SIP_SPLIT_AVX2)
+                bits = avx2 ? lf_bits64_avx2(block) : lf_bits64(block);
+#else
+                (void)avx2;
                 bits = lf_bits64(block);
+#endif
             } while (bits == 0);
         }
         lf = block + (unsigned)__builtin_ctzll(bits);
@@ -629,38 +679,40 @@ static __attribute__((noinline)) int split_headers(struct split_state *st, const
          * next line exists (the empty line follows the last header line)
          * and starts with no SP or HTAB (no fold: a control byte other
          * than the empty line's CR goes to split_line() too), the line is
-         * within the limit and the 16 bytes at p are inside the buffer.
+         * within the limit and the 19 bytes at p are inside the buffer.
          * The CR is <= ' ', which bounds the colon and value tests below. */
         if (lf[-1] != '\r')
             goto careful;
-        if (lf >= st->last)
-            goto careful_or_empty;
+        if (__builtin_expect(lf >= st->fast_last, 0)) {
+            if (lf >= st->last)
+                goto careful_or_empty;
+            if ((size_t)(lf + 1 - p) > st->max_line || st->scan.end - p < 19)
+                goto careful;
+        }
         if (__builtin_expect((unsigned char)lf[1] <= ' ', 0) && lf[1] != '\r')
             goto careful;
-        /* a line of 16 bytes or more (lf - p >= 15) reaches the common case
-         * in one test */
-        if (!((size_t)(lf - p) - 15 < st->fast_span) &&
-            !((size_t)(lf + 1 - p) <= st->max_line && st->scan.end - p >= 16))
-            goto careful;
         /* the first colon: 16 past p when there is none in the 16 bytes */
-        unsigned name_len = (unsigned)__builtin_ctz(colon_bits16(p) | 1u << 16);
+        unsigned name_len = (unsigned)__builtin_ctz(colon_bits16(p, st->colons) | 1u << 16);
         const char *colon = p + name_len;
-        /* a name of 1 to 15 bytes (a colon at p is an error), the colon
-         * within the line; ": " and a byte that is no LWS (so not the CR:
-         * the value is not empty) start the value, and no LWS ends it */
-        if (name_len - 1 >= 15 || colon >= lf - 1 || colon[1] != ' ' ||
-            (unsigned char)colon[2] <= ' ' || (unsigned char)lf[-2] <= ' ')
+        /* a byte that is no LWS (so not the CR: the value is not empty)
+         * after ": " starts the value, and no LWS ends it */
+        if ((unsigned char)colon[2] <= ' ' || (unsigned char)lf[-2] <= ' ')
             goto careful_or_empty;
-        /* The name is [p, colon) when it is a token: a line that starts with
-         * LWS (a fold without a header), a control byte, the empty line, LWS
-         * before the colon all put a byte into it that no token holds, so
-         * the lookup below sends them to split_line() without tests of
-         * their own. */
+        /* The name is [p, colon) and ": " follows when the lookup finds it:
+         * a line that starts with LWS (a fold without a header), a control
+         * byte, the empty line, LWS before the colon, a colon beyond the
+         * line all put a byte into it that no known name holds; no colon
+         * within 15 bytes or one at p finds no name. The careful tests are
+         * made only when it finds none. */
         const struct sip_hdr_slot *known = hdr_slot_short(p, name_len);
         unsigned t;
         if (__builtin_expect(known != NULL, 1)) {
             t = known->type;
         } else {
+            /* a name of 1 to 15 bytes (a colon at p is an error), the colon
+             * within the line, ": " */
+            if (name_len - 1 >= 15 || colon >= lf - 1 || colon[1] != ' ')
+                goto careful_or_empty;
             int other = hdr_type_other(p, name_len, st->scan.end); /* unknown, or no token */
             if (other < 0)
                 goto careful;
@@ -674,11 +726,10 @@ static __attribute__((noinline)) int split_headers(struct split_state *st, const
                 return ENOMEM;
             st->hdrs = st->msg->hdrs;
             st->cap = st->msg->hdr_cap;
-            st->h = st->hdrs + n;
+            h = st->hdrs + n;
         }
-        struct sip_hdr *h = st->h;
-        st->h = h + 1;
         add_hdr(st, h, ++n, t, p, lf + 1, name_len, colon + 2, lf - 1);
+        h++;
         p = lf + 1; /* before the end: the tests above saw a next line */
         continue;
     careful_or_empty:
@@ -696,7 +747,7 @@ static __attribute__((noinline)) int split_headers(struct split_state *st, const
         block = st->scan.block;
         bits = st->scan.bits;
         n = st->n;
-        st->h = st->hdrs ? st->hdrs + n : NULL;
+        h = st->hdrs ? st->hdrs + n : NULL;
         if (r) {
             st->msg->hdr_count = n;
             return r > 0 ? r : 0;
@@ -709,6 +760,19 @@ done:
     st->msg->hdr_count = n;
     return 0;
 }
+
+static __attribute__((noinline)) int split_headers(struct split_state *st, const char *p)
+{
+    return split_headers_in(st, p, false);
+}
+
+#if defined(SIP_SPLIT_AVX2)
+__attribute__((target("avx2"))) static __attribute__((noinline)) int
+split_headers_avx2(struct split_state *st, const char *p)
+{
+    return split_headers_in(st, p, true);
+}
+#endif
 
 /* Reasons for a second header that may occur once. */
 static const char *duplicate_reason(enum sip_hdr_type t)
@@ -731,6 +795,51 @@ static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type
     return msg->first[t] ? &msg->hdrs[msg->first[t] - 1] : NULL;
 }
 
+/* The first header of a type that occurs (hdr_at() without the test the
+ * caller made: the compiler cannot tell that its result is not NULL). */
+static inline const struct sip_hdr *first_hdr(const struct sip_msg *msg, enum sip_hdr_type t)
+{
+    return &msg->hdrs[msg->first[t] - 1];
+}
+
+#if defined(SIP_NIBBLE_SCAN)
+/* callid_bad_byte() for SSSE3: a byte's verdict from its two nibbles, one
+ * table lookup each (pshufb). The bad bytes by high nibble: 0x0-, 0x1-
+ * and 0x8- to 0xf- all (bit 0 in both tables); 0x2-: SP # $ & , (bit 1);
+ * 0x3-: ; = (bit 2); 0x5-: ^ (bit 3); 0x7-: | and DEL (bit 4). A byte is
+ * bad when the two bytes looked up share a bit. */
+__attribute__((target("ssse3"))) static const char *callid_bad_ssse3(const char *p,
+                                                                    const char *end,
+                                                                    const char *lim)
+{
+    const __m128i lo_t = _mm_setr_epi8(0x03, 0x01, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01,
+                                       0x01, 0x01, 0x05, 0x13, 0x05, 0x09, 0x11);
+    const __m128i hi_t = _mm_setr_epi8(0x01, 0x01, 0x02, 0x04, 0x00, 0x08, 0x00, 0x10, 0x01,
+                                       0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+
+    while (p < end && lim - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+        __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4);
+        __m128i c = _mm_and_si128(_mm_shuffle_epi8(lo_t, _mm_and_si128(v, low4)),
+                                  _mm_shuffle_epi8(hi_t, hi));
+        unsigned bad = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(c, _mm_setzero_si128())) &
+                       0xffffu;
+        if (end - p < 16)
+            bad &= (1u << (end - p)) - 1; /* only the bytes of the Call-ID */
+        if (bad)
+            return p + __builtin_ctz(bad);
+        p += 16;
+    }
+    if (p >= end)
+        return NULL;
+    for (; p < end; p++)
+        if (!cc_is(*p, CC_WORD) && *p != '@')
+            return p;
+    return NULL;
+}
+#endif
+
 /* The first byte of a Call-ID that is no word character (RFC 3261 25.1:
  * word and "@"), or NULL. 16 bytes at a time, reading up to lim (>= the
  * end of the Call-ID, as find_byte_in()): printable ASCII other than space
@@ -739,6 +848,10 @@ static const struct sip_hdr *hdr_at(const struct sip_msg *msg, enum sip_hdr_type
 static const char *callid_bad_byte(struct slice id, const char *lim)
 {
     const char *p = id.p, *end = slice_end(id);
+#if defined(SIP_NIBBLE_SCAN)
+    if (sip_cpu_has_ssse3())
+        return callid_bad_ssse3(p, end, lim);
+#endif
 #if defined(__SSE2__)
     const __m128i lo = _mm_set1_epi8(0x20), hi = _mm_set1_epi8(0x7f);
     while (p < end && lim - p >= 16) {
@@ -796,9 +909,9 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
         if (r)
             return fail(err, base, dup->line.p, r, 400);
     }
-    h = hdr_at(msg, SIP_HDR_VIA);
-    if (!h)
+    if (!msg->first[SIP_HDR_VIA])
         return fail(err, base, msg->data.p, "missing Via", 400);
+    h = first_hdr(msg, SIP_HDR_VIA);
     const char *next;
     const char *lim = slice_end(msg->data); /* the decoders may read up to here */
     if (sip_via_parse_at(&msg->via, h->value.p, slice_end(h->value), lim, true, &next, &why) !=
@@ -806,9 +919,9 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
         return fail(err, base, h->value.p, why, 400);
     msg->via_next = next;
 
-    h = hdr_at(msg, SIP_HDR_CALL_ID);
-    if (!h)
+    if (!msg->first[SIP_HDR_CALL_ID])
         return fail(err, base, msg->data.p, "missing Call-ID", 400);
+    h = first_hdr(msg, SIP_HDR_CALL_ID);
     msg->call_id = h->value;
     if (msg->call_id.len == 0)
         return fail(err, base, h->line.p, "empty Call-ID", 400);
@@ -816,24 +929,24 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     if (bad)
         return fail(err, base, bad, "bad Call-ID", 400);
 
-    h = hdr_at(msg, SIP_HDR_CSEQ);
-    if (!h)
+    if (!msg->first[SIP_HDR_CSEQ])
         return fail(err, base, msg->data.p, "missing CSeq", 400);
+    h = first_hdr(msg, SIP_HDR_CSEQ);
     if (sip_cseq_parse(&msg->cseq, h->value, &why) != 0)
         return fail(err, base, h->value.p, why, 400);
 
-    h = hdr_at(msg, SIP_HDR_FROM);
-    if (!h)
+    if (!msg->first[SIP_HDR_FROM])
         return fail(err, base, msg->data.p, "missing From", 400);
+    h = first_hdr(msg, SIP_HDR_FROM);
     if (nameaddr_parse_in(&msg->from, h->value, lim, &why) != 0) {
         fail(err, base, h->value.p, "bad From", 400);
         err->detail = why;
         return EBADMSG;
     }
 
-    h = hdr_at(msg, SIP_HDR_TO);
-    if (!h)
+    if (!msg->first[SIP_HDR_TO])
         return fail(err, base, msg->data.p, "missing To", 400);
+    h = first_hdr(msg, SIP_HDR_TO);
     if (nameaddr_parse_in(&msg->to, h->value, lim, &why) != 0) {
         fail(err, base, h->value.p, "bad To", 400);
         err->detail = why;
@@ -917,6 +1030,12 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
      * error reply can be built; a broken status line stops here. */
     if (ret && !(msg->is_request && slice_present(msg->method)))
         return ret;
+    /* The header array's first block, here rather than at the first
+     * header line, where the split's loop would leave its straight path
+     * for it. A failure is left to the split, which meets it again there
+     * (so ENOMEM comes where it came). */
+    if (lim->max_headers)
+        (void)grow_hdrs(msg, lim);
     /* the first fault is the one reported: a request-line error keeps its
      * reason and status even when a header line is bad too */
     struct sip_error header_err;
@@ -930,9 +1049,13 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
         .n = msg->hdr_count,
         .cap = msg->hdr_cap,
         .max_line = lim->max_header_len,
-        .fast_span = lim->max_header_len >= 16 ? lim->max_header_len - 15 : 0,
     };
+    memset(st.colons, ':', sizeof(st.colons));
+#if defined(SIP_SPLIT_AVX2)
+    int sret = cpu_has_avx2() ? split_headers_avx2(&st, lf + 1) : split_headers(&st, lf + 1);
+#else
     int sret = split_headers(&st, lf + 1);
+#endif
     const struct sip_hdr *dup = st.dup;
     body = st.body;
     if (sret == ENOMEM)
@@ -1098,9 +1221,12 @@ static unsigned list_limit(size_t elem_size)
     return cap;
 }
 
-static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size,
-                       const void *first, const char *first_next, void **out, unsigned *n,
-                       const char **reason, list_decode_fn *decode)
+/* Inlined into each caller, so that the element size, the limit and the
+ * decoder are constants there (no loop for the limit, a direct call). */
+static inline __attribute__((always_inline)) int
+decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, const void *first,
+            const char *first_next, void *placed, void **out, unsigned *n, const char **reason,
+            list_decode_fn *decode)
 {
     char *arr = NULL;
     unsigned cap = msg->first[t] ? msg->count[t] : 0, count = 0;
@@ -1112,7 +1238,9 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
     unsigned limit = list_limit(elem_size);
     if (cap > limit)
         cap = limit;
-    arr = arena_alloc(msg->arena, (size_t)cap * elem_size);
+    /* placed: the array of one (count[t] is 1) that the caller allocated
+     * and decoded the first value into, which first_next ends */
+    arr = placed ? placed : arena_alloc(msg->arena, (size_t)cap * elem_size);
     if (!arr)
         return ENOMEM;
     const char *data_end = slice_end(msg->data);
@@ -1140,8 +1268,9 @@ static int decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_siz
             }
             const char *next;
             char *elem = arr + (size_t)count * elem_size;
-            if (count == 0 && first) {
-                memcpy(elem, first, elem_size); /* the eager pass decoded it already */
+            if (count == 0 && (first || placed)) {
+                if (first)
+                    memcpy(elem, first, elem_size); /* the eager pass decoded it already */
                 next = first_next;
             } else if (decode(elem, p, end, lim, &next, reason) != 0) {
                 return EBADMSG;
@@ -1181,7 +1310,7 @@ static __attribute__((noinline)) int vias_decode(struct sip_msg *msg, const char
     void *arr = NULL;
     bool top = msg->keys_ok && msg->via_next;
     int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), top ? &msg->via : NULL,
-                          top ? msg->via_next : NULL, &arr, &msg->via_n, reason, decode_via);
+                          top ? msg->via_next : NULL, NULL, &arr, &msg->via_n, reason, decode_via);
     if (ret)
         return ret;
     msg->vias = arr;
@@ -1196,15 +1325,10 @@ int sip_msg_vias(struct sip_msg *msg, const char **reason)
     unsigned first = msg->first[SIP_HDR_VIA]; /* set when the top Via was decoded */
     if (msg->keys_ok && msg->via_next && first && msg->count[SIP_HDR_VIA] == 1 &&
         msg->via_next == slice_end(msg->hdrs[first - 1].value)) {
-        /* one Via line holding one value, decoded already: decode_list()
-         * would copy it into an array of one, and so does this */
-        struct sip_via *via = arena_alloc(msg->arena, sizeof(*via));
-        if (!via) {
-            msg->via_n = 0; /* as decode_list() leaves it */
-            return ENOMEM;
-        }
-        *via = msg->via;
-        msg->vias = via;
+        /* one Via line holding one value, decoded already: the list is
+         * that value, so the array of one is msg->via itself (no copy;
+         * nothing writes either after the decode) */
+        msg->vias = &msg->via;
         msg->via_n = 1;
         msg->decoded |= SIP_DEC_VIAS;
         return 0;
@@ -1212,13 +1336,16 @@ int sip_msg_vias(struct sip_msg *msg, const char **reason)
     return vias_decode(msg, reason);
 }
 
-int sip_msg_contacts(struct sip_msg *msg, const char **reason)
+/* sip_msg_contacts() by decode_list(); placed and first_next as there.
+ * Out of line: the common case, one Contact line holding one value, does
+ * not come here. */
+static __attribute__((noinline)) int contacts_decode(struct sip_msg *msg, const char **reason,
+                                                     struct sip_nameaddr *placed,
+                                                     const char *first_next)
 {
-    if (msg->decoded & SIP_DEC_CONTACTS)
-        return 0;
     void *arr = NULL;
-    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), NULL, NULL, &arr,
-                          &msg->contact_n, reason, decode_contact);
+    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), NULL, first_next,
+                          placed, &arr, &msg->contact_n, reason, decode_contact);
     if (ret)
         return ret;
     msg->contacts = arr;
@@ -1232,36 +1359,77 @@ int sip_msg_contacts(struct sip_msg *msg, const char **reason)
     return 0;
 }
 
-int sip_msg_expires(struct sip_msg *msg, const char **reason)
+int sip_msg_contacts(struct sip_msg *msg, const char **reason)
 {
-    if (msg->decoded & SIP_DEC_EXPIRES)
+    if (msg->decoded & SIP_DEC_CONTACTS)
         return 0;
-    const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_EXPIRES);
-    msg->expires = -1;
-    if (h) {
-        uint64_t v;
-        int e = slice_to_u64(h->value, UINT32_MAX, &v);
-        if (e == ERANGE) {
-            v = UINT32_MAX; /* RFC 3261 20.19: a larger value means 2**32-1 */
-        } else if (e) {
-            *reason = "bad Expires";
-            return EBADMSG;
-        }
-        msg->expires = (long)v;
+    unsigned first = msg->first[SIP_HDR_CONTACT];
+    if (!first || msg->count[SIP_HDR_CONTACT] != 1)
+        return contacts_decode(msg, reason, NULL, NULL);
+    /* one line: decode_list()'s array of one and its first value, here;
+     * a second value on the line goes on there */
+    const struct sip_hdr *h = &msg->hdrs[first - 1];
+    const char *p = h->value.p, *end = slice_end(h->value), *data_end = slice_end(msg->data);
+    if (p == end)
+        return contacts_decode(msg, reason, NULL, NULL); /* it reports the fault */
+    const char *lim = (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
+    msg->contact_n = 0;
+    struct sip_nameaddr *na = arena_alloc(msg->arena, sizeof(*na));
+    if (!na)
+        return ENOMEM;
+    const char *next;
+    if (sip_nameaddr_parse_at(na, p, end, lim, true, true, &next, reason) != 0)
+        return EBADMSG;
+    if (next < end)
+        return contacts_decode(msg, reason, na, next);
+    msg->contacts = na;
+    msg->contact_n = 1;
+    msg->decoded |= SIP_DEC_CONTACTS;
+    return 0;
+}
+
+/* sip_msg_expires() of an Expires line, the first of its type at index
+ * first - 1: out of line, so that the call without one saves no
+ * registers. */
+static __attribute__((noinline)) int expires_decode(struct sip_msg *msg, unsigned first,
+                                                    const char **reason)
+{
+    uint64_t v;
+    int e = slice_to_u64(msg->hdrs[first - 1].value, UINT32_MAX, &v);
+    if (e == ERANGE) {
+        v = UINT32_MAX; /* RFC 3261 20.19: a larger value means 2**32-1 */
+    } else if (e) {
+        msg->expires = -1;
+        *reason = "bad Expires";
+        return EBADMSG;
     }
+    msg->expires = (long)v;
     msg->decoded |= SIP_DEC_EXPIRES;
     return 0;
 }
 
-int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
+int sip_msg_expires(struct sip_msg *msg, const char **reason)
+{
+    if (msg->decoded & SIP_DEC_EXPIRES)
+        return 0;
+    unsigned first = msg->first[SIP_HDR_EXPIRES];
+    if (first)
+        return expires_decode(msg, first, reason);
+    msg->expires = -1;
+    msg->decoded |= SIP_DEC_EXPIRES;
+    return 0;
+}
+
+/* sip_msg_auth() of any credentials lines: out of line, so that the call
+ * without one saves no registers. */
+static __attribute__((noinline)) int auth_decode(struct sip_msg *msg, bool proxy,
+                                                 const char **reason)
 {
     uint32_t bit = proxy ? SIP_DEC_PROXY_AUTH : SIP_DEC_AUTH;
     struct sip_digest *d = proxy ? &msg->proxy_auth : &msg->auth;
     bool *has = proxy ? &msg->has_proxy_auth : &msg->has_auth;
     enum sip_hdr_type t = proxy ? SIP_HDR_PROXY_AUTHORIZATION : SIP_HDR_AUTHORIZATION;
 
-    if (msg->decoded & bit)
-        return 0;
     *has = false;
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
         const char *end = slice_end(h->value), *data_end = slice_end(msg->data);
@@ -1274,6 +1442,19 @@ int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
             break;
         }
     }
+    msg->decoded |= bit;
+    return 0;
+}
+
+int sip_msg_auth(struct sip_msg *msg, bool proxy, const char **reason)
+{
+    uint32_t bit = proxy ? SIP_DEC_PROXY_AUTH : SIP_DEC_AUTH;
+
+    if (msg->decoded & bit)
+        return 0;
+    if (msg->first[proxy ? SIP_HDR_PROXY_AUTHORIZATION : SIP_HDR_AUTHORIZATION])
+        return auth_decode(msg, proxy, reason);
+    *(proxy ? &msg->has_proxy_auth : &msg->has_auth) = false;
     msg->decoded |= bit;
     return 0;
 }

@@ -2283,10 +2283,106 @@ static void test_split_limits_edges(void **state)
     }
 }
 
+/* The split's bound tests near the end of the buffer, against
+ * ref_split(): a header line (names of 1 to 17 bytes, known and unknown,
+ * so that the colon is at every place of the 16 bytes read at the line's
+ * start and past them) followed by the empty line and a body of 0 to 24
+ * bytes, so that its LF falls on each side of the place after which the
+ * split tests the bounds one by one; each under the default limits and
+ * under line limits just below, at and above the length of the header
+ * block (under which a block no longer than the limit needs no test of
+ * its own per line). */
+static void test_split_end_edges(void **state)
+{
+    static const char *const names[] = {
+        "T", "To", "Via", "From", "Contact", "Max-Forwards", "Authorization", "Content-Length",
+        "Accept-Encoding", "WWW-Authenticate", "Subscription-State", "X", "X-Abcdefghijk",
+        "X-Abcdefghijkl", "X-Abcdefghijklm", "X-Abcdefghijklmn", "Content-Lengt", "\x01Via",
+    };
+    static const char *const seps[] = {": v", ":v", ": vw", ":  v", ": v "};
+    char buf[256];
+    struct sip_limits lim;
+    (void)state;
+    for (size_t ni = 0; ni < sizeof(names) / sizeof(names[0]); ni++) {
+        for (size_t si = 0; si < sizeof(seps) / sizeof(seps[0]); si++) {
+            for (size_t body = 0; body <= 24; body++) {
+                for (int two = 0; two < 2; two++) {
+                    size_t len = (size_t)snprintf(buf, sizeof(buf), START_LINE);
+                    size_t hdr_start = len;
+                    len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s%s\r\n\r\n%.*s",
+                                            two ? "Call-ID: c1\r\n" : "", names[ni], seps[si],
+                                            (int)body, "b:b:b:b:b:b:b:b:b:b:b:b:b:b:b");
+                    check_split(buf, len, hdr_start, NULL);
+                    size_t rest = len - hdr_start;
+                    for (size_t max = rest - 1; max <= rest + 1; max++) {
+                        lim = sip_limits_default;
+                        lim.max_header_len = max;
+                        check_split(buf, len, hdr_start, &lim);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* sip_msg_contacts() of one Contact line (decoded by sip_msg_contacts()
+ * itself unless a second value follows on the line, which decode_list()
+ * then takes on) against the same values on lines of their own (always
+ * decode_list()): the same values, or the same error, and nothing cached
+ * after an error. */
+static void test_contacts_one_line(void **state)
+{
+    static const char *const lists[][3] = {
+        {"<sip:a@example.com>;expires=60", NULL, NULL},
+        {"<sip:a@example.com>", "sip:b@example.com;q=0.5", NULL},
+        {"\"A, B\" <sip:a@example.com>", "<sip:b@example.com>", "<sip:c@example.com>"},
+        {"*", NULL, NULL},
+        {"*", "<sip:a@example.com>", NULL},
+        {"<sip:a@exa mple.com>", NULL, NULL},
+        {"<sip:a@example.com>", "<sip:b@exa mple.com>", NULL},
+        {"<sip:a@example.com", NULL, NULL},
+    };
+    char one[1024], many[512], vals[256], tmp[1024];
+    (void)state;
+    for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+        size_t vn = 0, mn = 0;
+        for (size_t k = 0; k < 3 && lists[i][k]; k++) {
+            vn += (size_t)snprintf(vals + vn, sizeof(vals) - vn, "%s%s", k ? ", " : "",
+                                   lists[i][k]);
+            mn += (size_t)snprintf(many + mn, sizeof(many) - mn, "Contact: %s\r\n", lists[i][k]);
+        }
+        snprintf(one, sizeof(one), INVITE_LINE KEYS "Contact: %s\r\n\r\n", vals);
+        snprintf(tmp, sizeof(tmp), INVITE_LINE KEYS "%s\r\n", many);
+        struct test_msg a, b;
+        const char *wa = NULL, *wb = NULL;
+        assert_int_equal(test_msg_parse(&a, one), 0);
+        assert_int_equal(test_msg_parse(&b, tmp), 0);
+        int ra = sip_msg_contacts(&a.msg, &wa), rb = sip_msg_contacts(&b.msg, &wb);
+        assert_int_equal(ra, rb);
+        assert_int_equal(a.msg.contact_n, b.msg.contact_n);
+        assert_int_equal(a.msg.decoded & SIP_DEC_CONTACTS, b.msg.decoded & SIP_DEC_CONTACTS);
+        if (ra) {
+            assert_string_equal(wa, wb);
+            assert_false(a.msg.decoded & SIP_DEC_CONTACTS);
+        }
+        for (unsigned k = 0; !ra && k < a.msg.contact_n; k++) {
+            const struct sip_nameaddr *x = &a.msg.contacts[k], *y = &b.msg.contacts[k];
+            assert_int_equal(x->star, y->star);
+            assert_int_equal(x->uri_text.len, y->uri_text.len);
+            assert_memory_equal(x->uri_text.p, y->uri_text.p, x->uri_text.len);
+            assert_int_equal(x->params.len, y->params.len);
+            assert_memory_equal(x->params.p, y->params.p, x->params.len);
+            assert_int_equal(x->uri.host.len, y->uri.host.len);
+        }
+        test_msg_free(&a);
+        test_msg_free(&b);
+    }
+}
+
 /* sip_msg_vias() for each shape of the Via lines: one line with one value
- * (the top Via, decoded already, copied into an array of one), one line
- * with two values, two lines, and a line whose list ends in an empty
- * element; the array is always the message's own copy. */
+ * (the top Via, decoded already, is the array of one: msg->via itself),
+ * one line with two values, two lines, and a line whose list ends in an
+ * empty element; a longer list is an array of its own. */
 static void test_vias_shapes(void **state)
 {
     static const struct {
@@ -2324,7 +2420,7 @@ static void test_vias_shapes(void **state)
         } else {
             assert_int_equal(ret, 0);
             assert_int_equal(t.msg.via_n, cases[i].n);
-            assert_true(t.msg.vias != &t.msg.via);
+            assert_true((t.msg.vias == &t.msg.via) == (cases[i].n == 1));
             assert_memory_equal(&t.msg.vias[0], &t.msg.via, sizeof(t.msg.via));
             if (cases[i].second) {
                 struct slice host = t.msg.vias[1].host;
@@ -2487,6 +2583,8 @@ int main(void)
         cmocka_unit_test(test_header_names_at_message_end),
         cmocka_unit_test(test_split_fast_path_edges),
         cmocka_unit_test(test_split_limits_edges),
+        cmocka_unit_test(test_split_end_edges),
+        cmocka_unit_test(test_contacts_one_line),
         cmocka_unit_test(test_vias_shapes),
         cmocka_unit_test(test_via_fast_path_edges),
         cmocka_unit_test(test_via_ssse3_matches_generic),
