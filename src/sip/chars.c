@@ -64,6 +64,24 @@ const uint8_t sip_nibble_lo[SIP_NIB_COUNT][16] = {
                       0x1d, 0x35, 0x1c},
 };
 
+/* The IPv4 shapes (see sip_int.h), one per four part lengths of one to
+ * three digits, each at the slot its key hashes to. The 81 keys hash to
+ * distinct slots: two at one slot would be an initializer overridden,
+ * which -Wextra reports. The unit tests hold the lookup to the byte loop
+ * on every dot mask of every length. */
+#define IPV4_KEY(a, b, c, d)                                                                       \
+    (1u << (a) | 1u << ((a) + (b) + 1) | 1u << ((a) + (b) + (c) + 2) |                             \
+     1u << ((a) + (b) + (c) + (d) + 3))
+#define IPV4_THREE(a, b, c, d)                                                                     \
+    ((unsigned)((a) == 3) | (unsigned)((b) == 3) << ((a) + 1) |                                    \
+     (unsigned)((c) == 3) << ((a) + (b) + 2) | (unsigned)((d) == 3) << ((a) + (b) + (c) + 3))
+#define IPV4_SHAPE(a, b, c, d)                                                                     \
+    [SIP_IPV4_HASH(IPV4_KEY(a, b, c, d))] = IPV4_KEY(a, b, c, d) | IPV4_THREE(a, b, c, d) << 16
+#define IPV4_SHAPES4(a, b, c) IPV4_SHAPE(a, b, c, 1), IPV4_SHAPE(a, b, c, 2), IPV4_SHAPE(a, b, c, 3)
+#define IPV4_SHAPES3(a, b)    IPV4_SHAPES4(a, b, 1), IPV4_SHAPES4(a, b, 2), IPV4_SHAPES4(a, b, 3)
+#define IPV4_SHAPES2(a)       IPV4_SHAPES3(a, 1), IPV4_SHAPES3(a, 2), IPV4_SHAPES3(a, 3)
+const uint32_t sip_ipv4_shapes[256] = {IPV4_SHAPES2(1), IPV4_SHAPES2(2), IPV4_SHAPES2(3)};
+
 const char *sip_scan_quoted(const char *p, const char *end)
 {
     p++; /* the opening quote */

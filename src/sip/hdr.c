@@ -212,6 +212,215 @@ static int via_fail(struct sip_via *via, const char **reason, const char *why)
     return fail(reason, why);
 }
 
+#if defined(SIP_NIBBLE_SCAN)
+/* The mask of the digits and dots of the 16 bytes at p; *dots gets the
+ * dots'. A digit plus 0x50 is -128 to -119 as a signed byte, no other
+ * byte is. */
+__attribute__((target("ssse3"))) static inline unsigned via_digitdot(const char *p, unsigned *dots)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i digit = _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(0x50)), _mm_set1_epi8(-118));
+    __m128i dot = _mm_cmpeq_epi8(v, _mm_set1_epi8('.'));
+    *dots = (unsigned)_mm_movemask_epi8(dot);
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(digit, dot));
+}
+
+/* A little-endian word of the first n (1 to 8) bytes of a lower-case
+ * literal, shifted up to the top as via_store() compares it. */
+#define VIA_KEY(lit) (slice_load64(lit "\0\0\0\0\0\0\0") << (64 - 8 * (sizeof(lit) - 1)))
+
+/* A value for via_want's names (the n bytes at name, 8 readable) stored
+ * as via_parse() leaves it after its scan: the name picked by its length,
+ * then one compare of its word; rport's value kept only when not empty, a
+ * bracketed received address without its brackets. 1 when stored (the
+ * name is then a token: the wanted ones are letters), 0 for another name,
+ * -1 for an empty branch, which a later one may still replace: the caller
+ * gives up. */
+static inline __attribute__((always_inline)) int via_store(struct sip_via *via, const char *name,
+                                                           unsigned n, struct slice value)
+{
+    uint64_t w = slice_load64(name) | 0x2020202020202020ull;
+    switch (n) {
+    case 3:
+        if (w << 40 == VIA_KEY("ttl")) {
+            via->ttl = value;
+            return 1;
+        }
+        break;
+    case 5:
+        if (w << 24 == VIA_KEY("rport")) {
+            via->rport = true;
+            via->rport_value = value.len ? value : SLICE_NULL;
+            return 1;
+        }
+        if (w << 24 == VIA_KEY("maddr")) {
+            via->maddr = value;
+            return 1;
+        }
+        break;
+    case 6:
+        if (w << 16 == VIA_KEY("branch")) {
+            if (value.len == 0)
+                return -1;
+            via->branch = value;
+            return 1;
+        }
+        break;
+    case 8:
+        if (w == VIA_KEY("received")) {
+            /* RFC 5118 4.5: tolerate a bracketed IPv6 reference */
+            if (value.len >= 2 && value.p[0] == '[' && value.p[value.len - 1] == ']')
+                value = slice_make(value.p + 1, value.len - 2);
+            via->received = value;
+            return 1;
+        }
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/*
+ * The port and parameters after the host at p (the Via starting at
+ * start), when they have the usual shape: ":" and four digits or nothing,
+ * then parameters "name=value" or "name" (a token of 1 to 15 bytes, ending
+ * at '=', ';', ',' or end), each value running to the first byte no value
+ * holds, then ';', a list's ',' or end. Everything via_parse() leaves for
+ * them is stored, raw included, and true returned; false (LWS, quotes, an
+ * empty or long name, an empty branch, another port) leaves the whole Via
+ * to via_parse(), which writes every field again. 16 bytes past end must
+ * be readable: every block read starts before end.
+ */
+static inline __attribute__((always_inline)) bool via_tail_fast(struct sip_via *via,
+                                                                const char *start, const char *p,
+                                                                const char *end, bool list,
+                                                                const char **next)
+{
+    if (p >= end)
+        return false;
+    if (*p == ':') {
+        if (end - p < 6 || p[5] != ';')
+            return false;
+        uint32_t w = slice_load32(p + 1);
+        /* four digits: no byte with its top bit set, none that sets it
+         * taking '0' away (below '0') or adding 0x46 (above '9'); a borrow
+         * or carry across bytes only starts at a byte already found */
+        if ((w | (w - 0x30303030u) | (w + 0x46464646u)) & 0x80808080u)
+            return false;
+        /* digit pairs (d0 * 10 + d1 in byte 1, d2 * 10 + d3 in byte 3),
+         * then the two pairs (in bytes 2 and 3) */
+        uint32_t d = w & 0x0f0f0f0fu;
+        uint32_t pairs = (d * (10u << 8 | 1u)) >> 8 & 0x00ff00ffu;
+        unsigned port = (pairs * (100u << 16 | 1u)) >> 16;
+        if (port == 0)
+            return false;
+        via->port_str = slice_make(p + 1, 4);
+        via->port = (uint16_t)port;
+        p += 5;
+    } else if (*p == ';') {
+        via->port_str = SLICE_NULL;
+        via->port = 0;
+    } else {
+        return false;
+    }
+    zero_struct(&via->branch, VIA_NWANT * sizeof(struct slice));
+    via->rport = false;
+    const char *first = p, *q;
+    for (;;) { /* at a ';' before end */
+        const char *name = p + 1;
+        /* the name ends at the first byte no value holds: one lookup for
+         * the name and the value; only a name not wanted is then checked
+         * to be a token (the wanted ones are letters) */
+        unsigned nonpval = param_nonpval(name);
+        unsigned n = (unsigned)__builtin_ctz(nonpval);
+        int got;
+        q = name + n;
+        if (n - 1 >= 15 || q > end) /* an empty or long name, or end inside it */
+            return false;
+        if (q < end && *q == '=') {
+            const char *v = q + 1;
+            /* the value ends at the next such byte (the '=' is the lowest
+             * one in the mask), or in a block further on */
+            unsigned e = (unsigned)__builtin_ctz(nonpval & (nonpval - 1));
+            q = name + e;
+            while (e == 16 && q < end) {
+                e = (unsigned)__builtin_ctz(param_nonpval(q));
+                q += e;
+            }
+            if (q > end)
+                q = end;
+            if (q == v)
+                return false;
+            got = via_store(via, name, n, slice_make(v, (size_t)(q - v)));
+        } else {
+            if (q < end && *q != ';' && *q != ',')
+                return false;
+            got = via_store(via, name, n, slice_make(q, 0));
+        }
+        if (got < 0 || (got == 0 && (param_nontoken(name) & ((1u << n) - 1))))
+            return false;
+        if (*q == ';' && q < end) {
+            p = q;
+            continue;
+        }
+        if (q == end || (list && *q == ','))
+            break;
+        return false;
+    }
+    via->params = slice_make(first, (size_t)(q - first));
+    via->raw = slice_make(start, (size_t)(q - start));
+    *next = q;
+    return true;
+}
+#endif
+
+#if defined(SIP_NIBBLE_SCAN)
+/*
+ * A whole Via of the usual shape at p, whose "SIP/2.0/UDP " (or TCP, TLS)
+ * the caller has checked: a host sip_scan_host_in() takes from one
+ * 16-byte block (an IPv4 address classified by digits and dots only, its
+ * shape from one table lookup), then what via_tail_fast() takes. True
+ * when it stored everything via_parse() would; false (anything else, an
+ * error included) leaves the Via to via_parse(). 16 bytes past end are
+ * readable.
+ */
+__attribute__((target("ssse3"))) static inline bool
+via_fast(struct sip_via *via, const char *p, const char *end, bool list, const char **next)
+{
+    via->protocol = slice_make(p, 3);
+    via->version = slice_make(p + 4, 3);
+    via->transport = slice_make(p + 8, 3);
+    const char *h = p + 12;
+    unsigned dots, ddm = via_digitdot(h, &dots);
+    unsigned n = (unsigned)__builtin_ctz(~ddm); /* bit 16 is always clear */
+    if (n < 16 && end - h > n && (h[n] == ':' || h[n] == ';')) {
+        /* digits and dots, then a byte no host holds: sip_scan_host_in()
+         * takes them as an IPv4 address or rejects them */
+        if (!sip_ipv4_dots_valid16(h, n, dots & ((1u << n) - 1)))
+            return false;
+        via->host_type = SIP_HOST_IPV4;
+    } else {
+        /* sip_scan_host_in()'s block, without its fallback */
+        unsigned dashes, hm = sip_host_block(h, &ddm, &dots, &dashes);
+        n = (unsigned)__builtin_ctz(~hm);
+        if ((size_t)(end - h) < n)
+            n = (unsigned)(end - h);
+        if (n - 1u >= 15u)
+            return false;
+        unsigned want = (1u << n) - 1;
+        dots &= want;
+        dashes &= want;
+        if ((ddm & want) == want || ((dots | dashes) & 1u) || (dashes >> (n - 1)) ||
+            !sip_host_labels_ok(dots, dashes))
+            return false;
+        via->host_type = SIP_HOST_NAME;
+    }
+    via->host = slice_make(h, n);
+    return via_tail_fast(via, p, h + n, end, list, next);
+}
+#endif
+
 /* Each field is written once on the way (no zeroing first); a failure
  * zeroes the whole value. Inlined into a build for SSSE3 (simd) and one
  * without, the parameter scan with them. */
@@ -301,12 +510,30 @@ via_parse(struct sip_via *via, const char *p, const char *end, const char *lim, 
 }
 
 #if defined(SIP_NIBBLE_SCAN)
+__attribute__((target("ssse3"), noinline)) static int
+via_parse_ssse3_slow(struct sip_via *via, const char *p, const char *end, const char *lim,
+                     bool list, const char **next, const char **reason)
+{
+    return via_parse(via, p, end, lim, list, next, reason, true);
+}
+
+/* The fast path for the usual Via, with 16 bytes readable past end and
+ * no LWS before it; the general code (a tail call, out of line so that
+ * its registers and frame stay out of the fast path) where it gives up. */
 __attribute__((target("ssse3"))) static int via_parse_ssse3(struct sip_via *via, const char *p,
                                                             const char *end, const char *lim,
                                                             bool list, const char **next,
                                                             const char **reason)
 {
-    return via_parse(via, p, end, lim, list, next, reason, true);
+    if (lim - end < 16 || end - p < 13 || slice_load64(p) != slice_load64("SIP/2.0/"))
+        return via_parse_ssse3_slow(via, p, end, lim, list, next, reason);
+    uint32_t t = slice_load32(p + 8);
+    if ((t != slice_load32("UDP ") && t != slice_load32("TCP ") && t != slice_load32("TLS ")) ||
+        (unsigned char)p[12] <= ' ')
+        return via_parse_ssse3_slow(via, p, end, lim, list, next, reason);
+    if (via_fast(via, p, end, list, next))
+        return 0;
+    return via_parse_ssse3_slow(via, p, end, lim, list, next, reason);
 }
 #endif
 

@@ -348,7 +348,7 @@ struct sip_msg {
 
     /* decoded on first use; see the sip_msg_* accessors */
     uint32_t decoded;
-    struct sip_via *vias;
+    struct sip_via *vias;   /* may be &via (one Via value): a struct sip_msg is never copied */
     unsigned via_n;
     struct sip_nameaddr *contacts;
     unsigned contact_n;

@@ -357,32 +357,57 @@ static inline bool sip_ipv4_part3_ok(const char *q)
            255u;
 }
 
+/*
+ * The dots of an IPv4 address of n bytes and its end, as the key
+ * dots | 1 << n (16 bits), fix the four part lengths; there are 81 such
+ * keys, one per lengths of one to three digits. sip_ipv4_shapes[] holds
+ * each at the slot SIP_IPV4_HASH() gives it (a multiply and a shift that
+ * spread the 81 over 256 slots), the mask of the starts of its
+ * three-digit parts in the top 16 bits; a key found there is a shape.
+ */
+#define SIP_IPV4_HASH(key) ((uint32_t)((uint32_t)(key) * 0xd6af10d1u) >> 24)
+extern const uint32_t sip_ipv4_shapes[256];
+
+/* The rules of sip_ipv4_dots_valid() below; wide: 16 bytes are readable
+ * at p, so a three-digit part is read with one word load. */
+static inline __attribute__((always_inline)) bool
+sip_ipv4_dots_check(const char *p, unsigned n, unsigned dots, const bool wide)
+{
+    uint32_t key = dots | 1u << n;
+    uint32_t shape = sip_ipv4_shapes[SIP_IPV4_HASH(key)];
+    if ((shape & 0xffffu) != key)
+        return false;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const bool word = wide;
+#else
+    const bool word = false; /* the word below is swapped from little-endian */
+    (void)wide;
+#endif
+    for (unsigned three = shape >> 16; three; three &= three - 1) {
+        /* the part at most "255", compared as a big-endian number */
+        const char *q = p + __builtin_ctz(three);
+        if (word ? __builtin_bswap32(slice_load32(q)) > 0x323535ffu
+                 : ((unsigned)(unsigned char)q[0] << 16 | (unsigned)(unsigned char)q[1] << 8 |
+                    (unsigned char)q[2]) > 0x323535u)
+            return false;
+    }
+    return true;
+}
+
 /* sip_ipv4_digitdot_valid() of n (1 to 15) bytes of digits and dots at p,
  * from the mask of its dots (bit i: byte i): exactly three, cutting four
- * parts of one to three digits, a three-digit part at most 255. The parts
- * come from the dot positions, so only three-digit parts are read. */
+ * parts of one to three digits, a three-digit part at most 255. The shape
+ * is one lookup of sip_ipv4_shapes[]; only the three-digit parts are
+ * read. */
 static inline bool sip_ipv4_dots_valid(const char *p, unsigned n, unsigned dots)
 {
-    if (!dots)
-        return false;
-    unsigned d1 = (unsigned)__builtin_ctz(dots);
-    dots &= dots - 1;
-    if (!dots)
-        return false;
-    unsigned d2 = (unsigned)__builtin_ctz(dots);
-    dots &= dots - 1;
-    if (!dots)
-        return false;
-    unsigned d3 = (unsigned)__builtin_ctz(dots);
-    if (dots & (dots - 1))
-        return false;
-    /* part lengths d1, d2 - d1 - 1, d3 - d2 - 1, n - d3 - 1, each 1 to 3
-     * (unsigned: a length 0 wraps around) */
-    unsigned l0 = d1, l1 = d2 - d1 - 1, l2 = d3 - d2 - 1, l3 = n - d3 - 1;
-    if (l0 - 1 > 2 || l1 - 1 > 2 || l2 - 1 > 2 || l3 - 1 > 2)
-        return false;
-    return (l0 < 3 || sip_ipv4_part3_ok(p)) && (l1 < 3 || sip_ipv4_part3_ok(p + d1 + 1)) &&
-           (l2 < 3 || sip_ipv4_part3_ok(p + d2 + 1)) && (l3 < 3 || sip_ipv4_part3_ok(p + d3 + 1));
+    return sip_ipv4_dots_check(p, n, dots, false);
+}
+
+/* The same where 16 bytes are readable at p. */
+static inline bool sip_ipv4_dots_valid16(const char *p, unsigned n, unsigned dots)
+{
+    return sip_ipv4_dots_check(p, n, dots, true);
 }
 
 #if defined(__SSE2__)
@@ -437,7 +462,7 @@ static inline const char *sip_scan_host_in(const char *p, const char *end, const
             unsigned want = (1u << n) - 1;
             *host = slice_make(p, n);
             if ((ddm & want) == want) {
-                if (!sip_ipv4_dots_valid(p, n, dots & want))
+                if (!sip_ipv4_dots_valid16(p, n, dots & want))
                     return NULL;
                 *type = SIP_HOST_IPV4;
                 return p + n;
@@ -497,8 +522,8 @@ scan_value(const char *p, const char *end, const char *lim, const bool simd)
 }
 
 /* Stores value in found[i] when the name (nlen >= 1 token bytes at name)
- * is want[i]'s, the first such i. */
-static inline __attribute__((always_inline)) void
+ * is want[i]'s, the first such i; whether it stored. */
+static inline __attribute__((always_inline)) bool
 param_found(const char *name, size_t nlen, struct slice value, const char *lim,
             const struct sip_param_want *want, unsigned nwant, struct slice *found)
 {
@@ -515,22 +540,24 @@ param_found(const char *name, size_t nlen, struct slice value, const char *lim,
         for (unsigned i = 0; i < nwant; i++) {
             if (slice_load64(want[i].name) == w) {
                 found[i] = value;
-                return;
+                return true;
             }
         }
-        return;
+        return false;
     }
     for (unsigned i = 0; i < nwant; i++) {
         if (want[i].len == nlen && ascii_ieq_lower(name, want[i].name, nlen)) {
             found[i] = value;
-            return;
+            return true;
         }
     }
+    return false;
 }
 
 /* param_found() of a name of 1 to 15 bytes with 8 readable at it. A
- * wanted name has at most 8 bytes, so a longer one is no match. */
-static inline __attribute__((always_inline)) void
+ * wanted name has at most 8 bytes, so a longer one is no match. Whether
+ * it stored. */
+static inline __attribute__((always_inline)) bool
 param_found_word(const char *name, size_t nlen, struct slice value,
                  const struct sip_param_want *want, unsigned nwant, struct slice *found)
 {
@@ -548,16 +575,17 @@ param_found_word(const char *name, size_t nlen, struct slice value,
         0xffffffffffffffffull,
     };
     if (nlen > 8)
-        return;
+        return false;
     uint64_t w = (slice_load64(name) | 0x2020202020202020ull) & keep[nlen];
     for (unsigned i = 0; i < nwant; i++) {
         if (slice_load64(want[i].name) == w) {
             found[i] = value;
-            return;
+            return true;
         }
     }
+    return false;
 #else
-    param_found(name, nlen, value, name + 8, want, nwant, found);
+    return param_found(name, nlen, value, name + 8, want, nwant, found);
 #endif
 }
 
@@ -576,6 +604,19 @@ __attribute__((target("ssse3"))) static inline unsigned param_nonpval(const char
                _mm_and_si128(_mm_shuffle_epi8(lo_pval, _mm_and_si128(v, low4)), h),
                _mm_setzero_si128())) |
            0x10000u;
+}
+
+/* The mask of the 16 bytes at p that are no token byte. */
+__attribute__((target("ssse3"))) static inline unsigned param_nontoken(const char *p)
+{
+    const __m128i lo_tok =
+        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_TOKEN]);
+    const __m128i hi_t = _mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m128i low4 = _mm_set1_epi8(0x0f);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4));
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+        _mm_and_si128(_mm_shuffle_epi8(lo_tok, _mm_and_si128(v, low4)), h), _mm_setzero_si128()));
 }
 
 /* The masks of the 16 bytes at p that are no token byte and no byte of an
@@ -634,17 +675,19 @@ scan_params(const char *p, const char *end, const char *lim, bool list,
              * end, from one classification of the 16 bytes at the name;
              * anything else (LWS, a quote, an empty name or value) is
              * left to the scan below, from the same ';' */
-            unsigned nontoken, nonpval;
-            param_classes(name, &nontoken, &nonpval);
+            unsigned nonpval = param_nonpval(name);
             size_t room = (size_t)(end - name);
-            size_t n = (size_t)__builtin_ctz(nontoken | 0x10000u);
+            /* the name ends at the first byte no value holds (one lookup
+             * for the name and the value); a name that is no wanted one
+             * (those are tokens) is then checked to be a token */
+            size_t n = (size_t)__builtin_ctz(nonpval);
             if (n > room)
                 n = room;
             if (n - 1 < 15) { /* 1 to 15 */
                 if (n < room && name[n] == '=') {
                     const char *v = name + n + 1, *q;
-                    unsigned e =
-                        (unsigned)__builtin_ctz((nonpval >> (n + 1) << (n + 1)) | 0x10000u);
+                    /* the '=' is the lowest byte of the mask */
+                    unsigned e = (unsigned)__builtin_ctz(nonpval & (nonpval - 1));
                     if (e < 16) {
                         q = name + e;
                     } else if (lim - name >= 48) {
@@ -660,18 +703,20 @@ scan_params(const char *p, const char *end, const char *lim, bool list,
                     }
                     if (q > end)
                         q = end;
-                    if (q > v) {
+                    if (q > v && (param_found_word(name, n, slice_make(v, (size_t)(q - v)), want,
+                                                   nwant, found) ||
+                                  !(param_nontoken(name) & ((1u << n) - 1)))) {
                         p = q;
                         last = q;
-                        param_found_word(name, n, slice_make(v, (size_t)(q - v)), want, nwant,
-                                         found);
                         continue;
                     }
                 } else if (n == room || name[n] == ';' || name[n] == ',') {
-                    p = name + n;
-                    last = p;
-                    param_found_word(name, n, slice_make(p, 0), want, nwant, found);
-                    continue;
+                    if (param_found_word(name, n, slice_make(name + n, 0), want, nwant, found) ||
+                        !(param_nontoken(name) & ((1u << n) - 1))) {
+                        p = name + n;
+                        last = p;
+                        continue;
+                    }
                 }
             }
         }

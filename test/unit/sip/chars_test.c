@@ -263,6 +263,20 @@ static void check_params(const char *text, size_t len, bool list)
     free(buf);
 }
 
+/* check_params() with bytes after the text up to lim, as in a message:
+ * every end takes the SSSE3 fast path, and the bytes past end (a token
+ * run, then delimiters) must not change what it finds. */
+static void check_params_padded(const char *text, size_t len, bool list)
+{
+    static const char pad[] = "abc=def;tag=1,x;branch=2\r\n\r\nzzzzzzzzzzzzzzzz";
+    char *buf = malloc(len + sizeof(pad));
+    assert_non_null(buf);
+    memcpy(buf, text, len);
+    memcpy(buf + len, pad, sizeof(pad));
+    check_params(buf, len + sizeof(pad), list);
+    free(buf);
+}
+
 static void test_params_fast_path(void **state)
 {
     static const char *const cases[] = {
@@ -296,11 +310,26 @@ static void test_params_fast_path(void **state)
         ";tag",
         ";r",
         ";receivedreceived=1;branch=2",
+        /* names holding value bytes that are no token bytes (':' '[' ']'),
+         * wanted or not, with a value, bare, at the end */
+        ";a:b=c;tag=1",
+        ";ta:g=1",
+        ";tag:=1",
+        ";[=1",
+        ";t[ag]=1;branch=x",
+        ";branch]=x",
+        ";x:y;tag=2",
+        ";tag:",
+        ";rport;x]",
+        ";abcdefghijklmn:=1",
+        ";r;t=1;branch;tag;x=y;z",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         check_params(cases[i], strlen(cases[i]), true);
         check_params(cases[i], strlen(cases[i]), false);
+        check_params_padded(cases[i], strlen(cases[i]), true);
+        check_params_padded(cases[i], strlen(cases[i]), false);
     }
     /* NUL bytes inside and right after a value */
     static const char with_nul[] = ";branch=abc\0def;tag=x\0";
@@ -381,7 +410,8 @@ static void test_port4(void **state)
 
 /* sip_ipv4_dots_valid() against sip_ipv4_digitdot_valid() on every string
  * of 1 to 8 bytes over "0259." and on 200,000 pseudo-random ones of 9 to 15
- * bytes over "01256789.", read from exact-size heap buffers. */
+ * bytes over "01256789.", read from exact-size heap buffers; and
+ * sip_ipv4_dots_valid16() from a 16-byte buffer. */
 static void check_ipv4(const char *text, unsigned n)
 {
     char *buf = exact_copy(text, n);
@@ -391,6 +421,15 @@ static void check_ipv4(const char *text, unsigned n)
     if (sip_ipv4_dots_valid(buf, n, dots) != sip_ipv4_digitdot_valid(buf, n))
         print_error("ipv4 \"%.*s\"\n", (int)n, text);
     assert_int_equal(sip_ipv4_dots_valid(buf, n, dots), sip_ipv4_digitdot_valid(buf, n));
+    /* the word-load build, 16 bytes readable, digits and dots after the
+     * address that a wrong read would take in */
+    char *wide = malloc(16);
+    assert_non_null(wide);
+    memcpy(wide, text, n);
+    for (unsigned i = n; i < 16; i++)
+        wide[i] = i & 1 ? '9' : '.';
+    assert_int_equal(sip_ipv4_dots_valid16(wide, n, dots), sip_ipv4_digitdot_valid(buf, n));
+    free(wide);
     free(buf);
 }
 
@@ -429,6 +468,25 @@ static void test_ipv4_from_dots(void **state)
     check_ipv4("255.255.255.256", 15);
     check_ipv4("199.0.0.1", 9);
     check_ipv4("300.0.0.1", 9);
+    /* every dot mask of every length, the digits all '2', '5' or '6' (a
+     * three-digit part 222, 555 or 666: at, over and well over 255) */
+    for (unsigned n = 1; n <= 15; n++) {
+        for (unsigned mask = 0; mask < (1u << n); mask++) {
+            for (unsigned d = 0; d < 3; d++) {
+                for (unsigned i = 0; i < n; i++)
+                    text[i] = mask >> i & 1 ? '.' : "256"[d];
+                check_ipv4(text, n);
+            }
+        }
+    }
+    static const char *const edges[] = {
+        "0.0.0.0",       "00.00.00.00", "000.000.000.000", "001.002.003.004", "255.0.0.255",
+        "256.0.0.1",     "1.256.0.1",   "1.0.256.1",       "1.0.0.256",       "249.250.251.252",
+        "199.200.201.2", "1.2.3",       "1.2.3.4.5",       "1.2.3.4.",        ".1.2.3.4",
+        "1..2.3",        "1234.1.1.1",  "1.1.1.1234",      "12.34.56.78",     "9.99.999.9",
+    };
+    for (size_t i = 0; i < sizeof(edges) / sizeof(edges[0]); i++)
+        check_ipv4(edges[i], (unsigned)strlen(edges[i]));
 }
 
 int main(void)

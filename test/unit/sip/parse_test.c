@@ -1946,11 +1946,13 @@ static long via_off(struct slice s, const char *base)
  * verdict, reason, fields and stop. The reference reads an exact copy of
  * the value (lim at its end); the build under test reads up to the end of
  * the whole text, an exact-size heap buffer, as it does in a message. */
-static void check_via(const char *text, size_t len, bool list)
+static void check_via_in(const char *text, size_t len, bool list, const char *pad, size_t padlen)
 {
-    char *buf = malloc(len ? len : 1);
+    char *buf = malloc(len + padlen ? len + padlen : 1);
     assert_non_null(buf);
     memcpy(buf, text, len);
+    if (padlen)
+        memcpy(buf + len, pad, padlen);
     for (size_t e = 0; e <= len; e++) {
         char *ref = malloc(e ? e : 1);
         assert_non_null(ref);
@@ -1960,7 +1962,7 @@ static void check_via(const char *text, size_t len, bool list)
         memset(&v1, 0x5a, sizeof(v1));
         memset(&v2, 0xa5, sizeof(v2));
         int e1 = sip_via_parse_at_generic(&v1, ref, ref + e, ref + e, list, &n1, &r1);
-        int e2 = sip_via_parse_at(&v2, buf, buf + e, buf + len, list, &n2, &r2);
+        int e2 = sip_via_parse_at(&v2, buf, buf + e, buf + len + padlen, list, &n2, &r2);
         if (e1 != e2)
             print_error("via \"%.*s\" end %zu list %d: %d (%s) / %d (%s)\n", (int)len, text, e,
                         list, e1, e1 ? r1 : "", e2, e2 ? r2 : "");
@@ -1990,6 +1992,19 @@ static void check_via(const char *text, size_t len, bool list)
         free(ref);
     }
     free(buf);
+}
+
+/* check_via_in() of the text alone, and of the text followed by the rest
+ * of a message (16 bytes and more readable past every end, so that the
+ * SSSE3 build takes its whole-Via fast path) or by bytes a read past end
+ * would take into a token, a value or a port. */
+static void check_via(const char *text, size_t len, bool list)
+{
+    static const char msg_rest[] = "\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+    static const char tempting[] = "5060;branch=z9hG4bK.1.2.3abc=def,;received=1.2.3.4";
+    check_via_in(text, len, list, NULL, 0);
+    check_via_in(text, len, list, msg_rest, sizeof(msg_rest) - 1);
+    check_via_in(text, len, list, tempting, sizeof(tempting) - 1);
 }
 
 /* The SSSE3 build of the Via decoder, whose parameter scan classifies 16
@@ -2056,6 +2071,114 @@ static void test_via_ssse3_matches_generic(void **state)
                 len += 5;
                 check_via(text, len, true);
             }
+        }
+    }
+}
+
+/* The whole-Via fast path of the SSSE3 build at its edges: transports,
+ * IPv4 sent-by hosts of every shape (parts of 0 to 4 digits, 3 to 5
+ * parts, 255/256, leading zeros, ending 15, 16 and 17 bytes from the
+ * host), host names, ports of 0 to 5 digits and what follows them. */
+static void test_via_fast_path(void **state)
+{
+    static const char *const cases[] = {
+        "SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0/TLS 192.0.2.1:5061;branch=z9hG4bK1",
+        "SIP/2.0/SCTP 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0/udp 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0/UDP  192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0/UDP\t192.0.2.1:5060;branch=z9hG4bK1",
+        " SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0 /UDP 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.1/UDP 192.0.2.1:5060;branch=z9hG4bK1",
+        "SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK1",
+        "SIP/2.0/UDP -pc33.atlanta.com;branch=z9hG4bK1",
+        "SIP/2.0/UDP pc33..atlanta.com;branch=z9hG4bK1",
+        "SIP/2.0/UDP pc33.atlanta.com-;branch=z9hG4bK1",
+        "SIP/2.0/UDP a.very.long.host.name.example.com:5060;branch=z9hG4bK1",
+        "SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch;branch=x",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=x;branch",
+        "SIP/2.0/UDP 192.0.2.1:5060;rport=1;rport",
+        "SIP/2.0/UDP 192.0.2.1:5060;rport;rport=1",
+        "SIP/2.0/UDP 192.0.2.1:5060;received=[2001:db8::1];received=[x",
+        "SIP/2.0/UDP 192.0.2.1:5060;received=[];maddr=[1]",
+        "SIP/2.0/UDP 192.0.2.1:5060;ttl=1;maddr=224.2.0.1;x:y=1",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=x,SIP/2.0/TCP 192.0.2.2;branch=y",
+        "SIP/2.0/UDP 192.0.2.1:5060;branch=x;",
+        "SIP/2.0/UDP 192.0.2.1:5060;",
+        "SIP/2.0/UDP 192.0.2.1:5060",
+        "SIP/2.0/UDP 192.0.2.1",
+        "SIP/2.0/UDP 192.0.2.1,SIP/2.0/UDP h",
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        check_via(cases[i], strlen(cases[i]), true);
+        check_via(cases[i], strlen(cases[i]), false);
+    }
+    static const char *const parts[] = {"",    "0",   "00",  "000",  "1",   "25",  "255",
+                                        "256", "099", "300", "1234", "999", "199", "249"};
+    static const char *const after[] = {
+        ":5060;branch=z9hG4bK-1",
+        ";branch=z9hG4bK-1;rport",
+        ":5060",
+        "",
+        " ;branch=x",
+        ",SIP/2.0/UDP h",
+        "a;branch=x",
+        "-x;branch=x",
+        "_:5060;branch=x",
+        ".;branch=x",
+        ":0;branch=x",
+        ":0000;branch=x",
+        ":65535;branch=x",
+        ":65536;branch=x",
+        ":5060 ;branch=x",
+        ":506;branch=x",
+        ":50600;branch=x",
+        ": 5060;branch=x",
+        ":5060,SIP/2.0/UDP h",
+        ":5O60;branch=x",
+        ":5060x;branch=x",
+    };
+    char text[160];
+    uint32_t x = 2463534242u; /* xorshift32: the same cases every run */
+    for (unsigned t = 0; t < 1200; t++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        unsigned nparts = 3 + x % 3;
+        size_t len = 12;
+        memcpy(text, "SIP/2.0/UDP ", 12);
+        for (unsigned k = 0; k < nparts; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            const char *part = parts[x % (sizeof(parts) / sizeof(parts[0]))];
+            if (k)
+                text[len++] = '.';
+            memcpy(text + len, part, strlen(part));
+            len += strlen(part);
+        }
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        const char *tail = after[x % (sizeof(after) / sizeof(after[0]))];
+        memcpy(text + len, tail, strlen(tail));
+        len += strlen(tail);
+        check_via(text, len, true);
+    }
+    /* hosts of 7 to 17 bytes of well-formed parts: the run ends 15, 16 and
+     * 17 bytes from the host */
+    static const char *const hosts[] = {
+        "1.2.3.4",         "11.2.3.4",         "111.22.3.4",       "111.222.33.4",
+        "111.222.133.44",  "111.222.133.144",  "111.222.133.1444", "1.222.133.144.5",
+        "255.255.255.255", "255.255.255.2555", "0.0.0.0.0",        "10.0.0.1.",
+    };
+    for (size_t h = 0; h < sizeof(hosts) / sizeof(hosts[0]); h++) {
+        for (size_t a = 0; a < sizeof(after) / sizeof(after[0]); a++) {
+            int len = snprintf(text, sizeof(text), "SIP/2.0/UDP %s%s", hosts[h], after[a]);
+            check_via(text, (size_t)len, true);
         }
     }
 }
@@ -2588,6 +2711,7 @@ int main(void)
         cmocka_unit_test(test_vias_shapes),
         cmocka_unit_test(test_via_fast_path_edges),
         cmocka_unit_test(test_via_ssse3_matches_generic),
+        cmocka_unit_test(test_via_fast_path),
         cmocka_unit_test(test_list_growth_and_limit),
     };
     return cmocka_run_group_tests_name("sip_parse", tests, NULL, NULL);
