@@ -350,13 +350,6 @@ static inline bool sip_ipv4_digitdot_valid(const char *p, size_t n)
     }
 }
 
-/* One part of an IPv4 address written with three digits: at most 255. */
-static inline bool sip_ipv4_part3_ok(const char *q)
-{
-    return (unsigned)(q[0] - '0') * 100u + (unsigned)(q[1] - '0') * 10u + (unsigned)(q[2] - '0') <=
-           255u;
-}
-
 /*
  * The dots of an IPv4 address of n bytes and its end, as the key
  * dots | 1 << n (16 bits), fix the four part lengths; there are 81 such
@@ -619,27 +612,6 @@ __attribute__((target("ssse3"))) static inline unsigned param_nontoken(const cha
         _mm_and_si128(_mm_shuffle_epi8(lo_tok, _mm_and_si128(v, low4)), h), _mm_setzero_si128()));
 }
 
-/* The masks of the 16 bytes at p that are no token byte and no byte of an
- * unquoted parameter value (the row lookup shared). */
-__attribute__((target("ssse3"))) static inline void param_classes(const char *p,
-                                                                  unsigned *nontoken,
-                                                                  unsigned *nonpval)
-{
-    const __m128i lo_tok =
-        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_TOKEN]);
-    const __m128i lo_pval =
-        _mm_loadu_si128((const __m128i *)(const void *)sip_nibble_lo[SIP_NIB_PVAL]);
-    const __m128i hi_t = _mm_setr_epi8(0, 0, 1, 2, 4, 8, 16, 32, 0, 0, 0, 0, 0, 0, 0, 0);
-    const __m128i low4 = _mm_set1_epi8(0x0f);
-    const __m128i zero = _mm_setzero_si128();
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    __m128i lo = _mm_and_si128(v, low4);
-    __m128i h = _mm_shuffle_epi8(hi_t, _mm_and_si128(_mm_srli_epi16(v, 4), low4));
-    *nontoken = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(lo_tok, lo), h), zero));
-    *nonpval = (unsigned)_mm_movemask_epi8(
-        _mm_cmpeq_epi8(_mm_and_si128(_mm_shuffle_epi8(lo_pval, lo), h), zero));
-}
 #endif
 
 /*

@@ -2,6 +2,7 @@
 #include "../test_util.h"
 
 #include "sip/sip_int.h" /* cc_is(): the reference the fast paths must match */
+#include "uri_same.h"
 
 /* The header lines every request below needs, in the long form. */
 #define KEYS                                                                                       \
@@ -1435,40 +1436,6 @@ static void test_nameaddr(void **state)
  * where the buffer ends (each case is at the end of an exact-size heap
  * buffer, decoded with every end, with lim at end and at the buffer's end).
  */
-static void na_slice_same(struct slice a, const char *abase, struct slice b, const char *bbase,
-                          const char *what, const char *text, size_t e)
-{
-    if (slice_present(a) != slice_present(b) || a.len != b.len ||
-        (slice_present(a) && a.p - abase != b.p - bbase)) {
-        print_error("\"%.*s\": %s differs\n", (int)e, text, what);
-        fail();
-    }
-}
-
-static void na_uri_same(const struct sip_uri *a, const char *abase, const struct sip_uri *b,
-                        const char *bbase, const char *text, size_t e)
-{
-#define SAME(f) na_slice_same(a->f, abase, b->f, bbase, "uri." #f, text, e)
-    SAME(raw);
-    SAME(scheme);
-    SAME(user);
-    SAME(password);
-    SAME(host);
-    SAME(port_str);
-    SAME(params);
-    SAME(headers);
-    SAME(opaque);
-    SAME(transport);
-    SAME(maddr);
-    SAME(user_param);
-    SAME(ttl);
-#undef SAME
-    assert_int_equal(a->scheme_id, b->scheme_id);
-    assert_int_equal(a->port, b->port);
-    assert_int_equal(a->host_type, b->host_type);
-    assert_int_equal(a->lr, b->lr);
-}
-
 static void check_nameaddr_padded(const char *text, size_t len, bool list, size_t pad, char fill)
 {
     char *buf = malloc(len + pad ? len + pad : 1);
@@ -1492,16 +1459,16 @@ static void check_nameaddr_padded(const char *text, size_t len, bool list, size_
             assert_string_equal(why1, why2);
         } else {
             assert_int_equal(next1 - ref, next2 - buf);
-            na_slice_same(n1.raw, ref, n2.raw, buf, "raw", text, e);
-            na_slice_same(n1.display, ref, n2.display, buf, "display", text, e);
-            na_slice_same(n1.uri_text, ref, n2.uri_text, buf, "uri_text", text, e);
-            na_slice_same(n1.params, ref, n2.params, buf, "params", text, e);
-            na_slice_same(n1.tag, ref, n2.tag, buf, "tag", text, e);
-            na_slice_same(n1.expires, ref, n2.expires, buf, "expires", text, e);
-            na_slice_same(n1.q, ref, n2.q, buf, "q", text, e);
+            same_slice_at(n1.raw, ref, n2.raw, buf, "raw", text, e);
+            same_slice_at(n1.display, ref, n2.display, buf, "display", text, e);
+            same_slice_at(n1.uri_text, ref, n2.uri_text, buf, "uri_text", text, e);
+            same_slice_at(n1.params, ref, n2.params, buf, "params", text, e);
+            same_slice_at(n1.tag, ref, n2.tag, buf, "tag", text, e);
+            same_slice_at(n1.expires, ref, n2.expires, buf, "expires", text, e);
+            same_slice_at(n1.q, ref, n2.q, buf, "q", text, e);
             assert_int_equal(n1.bracketed, n2.bracketed);
             assert_int_equal(n1.star, n2.star);
-            na_uri_same(&n1.uri, ref, &n2.uri, buf, text, e);
+            same_uri(&n1.uri, ref, &n2.uri, buf, text, e);
         }
         free(ref);
         if (r2 || n2.star || !n2.bracketed)
@@ -1516,7 +1483,7 @@ static void check_nameaddr_padded(const char *text, size_t len, bool list, size_
         assert_non_null(u);
         memcpy(u, ut.p, ut.len);
         assert_int_equal(sip_uri_parse_generic(&want, slice_make(u, ut.len), u + ut.len, &why1), 0);
-        na_uri_same(&n2.uri, ut.p, &want, u, text, e);
+        same_uri(&n2.uri, ut.p, &want, u, text, e);
         free(u);
     }
     free(buf);
@@ -1645,10 +1612,10 @@ static void check_nameaddr_params_padded(const char *suffix, bool list, size_t p
             assert_string_equal(why, rwhy);
         } else {
             assert_int_equal(next - (buf + hl), stop - ref);
-            na_slice_same(na.params, buf + hl, params, ref, "params", buf, e);
-            na_slice_same(na.tag, buf + hl, found[0], ref, "tag", buf, e);
-            na_slice_same(na.expires, buf + hl, found[1], ref, "expires", buf, e);
-            na_slice_same(na.q, buf + hl, found[2], ref, "q", buf, e);
+            same_slice_at(na.params, buf + hl, params, ref, "params", buf, e);
+            same_slice_at(na.tag, buf + hl, found[0], ref, "tag", buf, e);
+            same_slice_at(na.expires, buf + hl, found[1], ref, "expires", buf, e);
+            same_slice_at(na.q, buf + hl, found[2], ref, "q", buf, e);
             const char *last = params.len ? params.p + params.len : ref;
             assert_int_equal(na.raw.p - buf, 0);
             assert_int_equal(na.raw.len, hl + (size_t)(last - ref));

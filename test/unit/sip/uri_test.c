@@ -2,6 +2,7 @@
 #include "../test_util.h"
 
 #include "sip/sip_int.h" /* sip_uri_parse_generic(): the reference of the fast path */
+#include "uri_same.h"
 
 static void parse_ok(struct sip_uri *u, const char *text)
 {
@@ -515,41 +516,6 @@ static void test_user_and_params_scan(void **state)
  * last byte before end and before lim, and each run ends at every offset
  * of its 16-byte block.
  */
-static void check_slice_at(struct slice got, const char *gbase, struct slice want,
-                           const char *wbase, const char *what, const char *text, size_t e)
-{
-    if (slice_present(got) != slice_present(want) || got.len != want.len ||
-        (slice_present(want) && got.p - gbase != want.p - wbase)) {
-        print_error("\"%.*s\": %s at %td len %zu, want at %td len %zu\n", (int)e, text, what,
-                    got.p ? got.p - gbase : -1, got.len, want.p ? want.p - wbase : -1, want.len);
-        fail();
-    }
-}
-
-static void check_uri_same(const struct sip_uri *got, const char *gbase, const struct sip_uri *want,
-                           const char *wbase, const char *text, size_t e)
-{
-#define SAME(f) check_slice_at(got->f, gbase, want->f, wbase, #f, text, e)
-    SAME(raw);
-    SAME(scheme);
-    SAME(user);
-    SAME(password);
-    SAME(host);
-    SAME(port_str);
-    SAME(params);
-    SAME(headers);
-    SAME(opaque);
-    SAME(transport);
-    SAME(maddr);
-    SAME(user_param);
-    SAME(ttl);
-#undef SAME
-    assert_int_equal(got->scheme_id, want->scheme_id);
-    assert_int_equal(got->port, want->port);
-    assert_int_equal(got->host_type, want->host_type);
-    assert_int_equal(got->lr, want->lr);
-}
-
 typedef const char *(*uri_fast_fn)(struct sip_uri *, const char *, const char *, const char *);
 
 /* The case followed by pad bytes of fill, lim at the end of them. */
@@ -576,7 +542,7 @@ static void check_uri_fast_padded(const char *text, size_t len, size_t pad, char
         if (r1)
             assert_string_equal(why1, why2);
         else
-            check_uri_same(&got, buf, &want, ref, text, e);
+            same_uri(&got, buf, &want, ref, text, e);
         free(ref);
 #if defined(__SSE2__)
         /* each build alone: where it takes the URI (up to end or to a '>'),
@@ -600,7 +566,7 @@ static void check_uri_fast_padded(const char *text, size_t len, size_t pad, char
                 print_error("\"%.*s\": build %d took it, the reference says %s\n", (int)n, text,
                             f, why1);
             assert_int_equal(r1, 0);
-            check_uri_same(&got, buf, &want, ref, text, n);
+            same_uri(&got, buf, &want, ref, text, n);
             free(ref);
         }
 #endif
