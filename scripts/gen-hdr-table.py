@@ -13,7 +13,8 @@ bytes followed by ": " has a second, smaller key and table: its first
 eight bytes (bit 5 cleared, the bytes past the name zeroed) XORed with
 its length in the top byte, hashed into a table of those names only, and
 confirmed by one 16-byte compare over the name, the colon and the SP,
-the bytes past them ignored by the slot's own mask: a stored name of
+the bytes past them made equal to anything (fold and name 0xff there,
+which no other compare reads: theirs stop at the name): a stored name of
 another length has its colon elsewhere, so the length needs no test of
 its own. Sorting header lines costs no string search and no byte loop.
 The multipliers come from seeded searches, so the output is the same on
@@ -192,13 +193,13 @@ def main():
               " * the lower-case letter for either case, while '-' and ':' match only\n"
               " * themselves). 64 bytes, so that an index scales by a shift; name and\n"
               " * fold 16-byte aligned, so that a vector compare takes them as operands.\n"
-              " * ignore: for a name of at most "
+              " * For a name of at most "
               f"{SHORT_MAX} bytes, the bytes of 16 past the name and\n"
-              " * \": \", one bit each.\n"
+              " * \": \" are 0xff in both, so that (byte | fold) ^ name is 0 there for any\n"
+              " * byte: the 16-byte compare needs no mask.\n"
               " */\n")
     out.write("struct sip_hdr_slot {\n    _Alignas(64) uint64_t name[3];\n    uint64_t pad;\n"
-              "    uint64_t fold[3];\n    unsigned char len;\n    unsigned char type;\n"
-              "    uint32_t ignore;\n};\n\n")
+              "    uint64_t fold[3];\n    unsigned char len;\n    unsigned char type;\n};\n\n")
     out.write("/*\n * Everything a lookup reads, in one object, so that one base address\n"
               " * reaches all of it:\n"
               " * - slots: the known names; entry 0 matches no 16 bytes (its fold sets\n"
@@ -221,7 +222,7 @@ def main():
               "    uint16_t index[1u << SIP_HDR_HASH_BITS];\n};\n\n")
     out.write("static const struct sip_hdr_table sip_hdr_table = {\n")
     out.write("    .slots = {\n")
-    out.write("        {{0, 0, 0}, 0, {1, 0, 0}, 0, SIP_HDR_OTHER, 0},\n")
+    out.write("        {{0, 0, 0}, 0, {1, 0, 0}, 0, SIP_HDR_OTHER},\n")
     index = {}
     slots_of_name = {n: k for k, n in slots.items()}
     for i, k in enumerate(order, 1):
@@ -230,10 +231,12 @@ def main():
         b = sp.lower().encode()
         fold = bytes(0x20 if chr(c).isalpha() else 0 for c in b)
         out.write(f"        /* {i}: {sp.lower()} */\n")
-        ign = (0xffff & ~((1 << (len(b) + 2)) - 1)) if len(b) <= SHORT_MAX else 0
-        name_words = w2(words((b + b': ')[:NAME_MAX]))
-        out.write(f"        {{{name_words},\n         0,\n         {w2(words(fold))},\n"
-                  f"         {len(b)}, {enum_name(canon[sp])}, 0x{ign:04x}}},\n")
+        name = (b + b': ')[:NAME_MAX]
+        if len(b) <= SHORT_MAX:  # anything matches past ": " in the 16-byte compare
+            name = name.ljust(16, b"\xff")
+            fold = (fold + b"\0\0").ljust(16, b"\xff")
+        out.write(f"        {{{w2(words(name))},\n         0,\n         {w2(words(fold))},\n"
+                  f"         {len(b)}, {enum_name(canon[sp])}}},\n")
     out.write("    },\n")
     out.write("    .key_mask = {\n")
     for n in range(KEY_BYTES + 1):

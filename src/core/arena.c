@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_ALIGN 16u
 #define ARENA_CHUNK_MIN 4096u
 
 struct arena_chunk {

@@ -679,10 +679,14 @@ nameaddr_parse(struct sip_nameaddr *na, const char *p, const char *end, const ch
                 return na_fail(na, reason, "unterminated quoted display name");
             na->display = slice_make(p, (size_t)(q - p));
             /* one SP before the '<', as usual: what skip_lws() finds */
-            p = end - q >= 2 && q[0] == ' ' && q[1] == '<' ? q + 1 : skip_lws(q, end);
-            if (p >= end || *p != '<')
-                return na_fail(na, reason, "quoted display name without <URI>");
-            lt = p;
+            if (end - q >= 2 && q[0] == ' ' && q[1] == '<') {
+                lt = q + 1;
+            } else {
+                p = skip_lws(q, end);
+                if (p >= end || *p != '<')
+                    return na_fail(na, reason, "quoted display name without <URI>");
+                lt = p;
+            }
         } else if (*p == '<') {
             lt = p;
         } else {

@@ -78,7 +78,8 @@ static uint64_t lf_bits64(const char *q)
  * has only the plain one (to test it on a machine with AVX2).
  */
 #define SIP_SPLIT_AVX2 1
-__attribute__((target("avx2"))) static inline uint64_t lf_bits64_avx2(const char *q)
+#define SIP_SPLIT_TARGET __attribute__((target("avx2,bmi,bmi2")))
+SIP_SPLIT_TARGET static inline uint64_t lf_bits64_avx2(const char *q)
 {
     const __m256i nl = _mm256_set1_epi8('\n');
     uint64_t m0 = (uint32_t)_mm256_movemask_epi8(
@@ -88,12 +89,16 @@ __attribute__((target("avx2"))) static inline uint64_t lf_bits64_avx2(const char
     return m0 | m1 << 32;
 }
 
+/* AVX2 and BMI1/BMI2 (every CPU with AVX2 has them): with BMI the count
+ * of trailing zeros needs no zeroing and no widening, and clearing the
+ * lowest bit is one instruction. */
 static inline bool cpu_has_avx2(void)
 {
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__BMI__) && defined(__BMI2__)
     return true;
 #else
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+           __builtin_cpu_supports("bmi2");
 #endif
 }
 #endif
@@ -324,6 +329,13 @@ unsigned sip_hdr_flags(enum sip_hdr_type t)
 
 static const char *duplicate_reason(enum sip_hdr_type t);
 
+/* slice_end() of a slice into the message being parsed, whose p is never
+ * NULL: no test for it. */
+static inline const char *msg_end(struct slice s)
+{
+    return s.p + s.len;
+}
+
 /* The first ':' in [p, ce), or NULL; bufend bounds what may be read. The
  * colon ends the name, nearly always within 16 bytes: one load. */
 static inline const char *find_colon(const char *p, const char *ce, const char *bufend)
@@ -420,7 +432,8 @@ static __attribute__((noinline)) int hdr_type_other(const char *name, size_t len
  * ": " with the stored name and ": " confirms it: a stored name of
  * another length has its colon elsewhere, so the length needs no test;
  * a colon at 0 or 15 and none at all take the key 0 to slot 0, which
- * matches nothing. */
+ * matches nothing. The slot's bytes past ": " match any byte (fold and
+ * name 0xff there), so the compare takes all 16 without a mask. */
 static inline const struct sip_hdr_slot *hdr_slot_short(const char *p, size_t len)
 {
     uint64_t mask = sip_hdr_table.short_mask[len], mix = sip_hdr_table.short_mix[len];
@@ -431,17 +444,32 @@ static inline const struct sip_hdr_slot *hdr_slot_short(const char *p, size_t le
         SIP_HDR_SLOT(sip_hdr_table.short_index[SIP_HDR_SHORT_HASH((w0 & mask) ^ mix)]);
     __m128i eq = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_load_si128((const __m128i *)s->fold)),
                                 _mm_load_si128((const __m128i *)s->name));
-    bool same = ((unsigned)_mm_movemask_epi8(eq) | s->ignore) == 0xffff;
+    bool same = (unsigned)_mm_movemask_epi8(eq) == 0xffff;
 #else
     uint64_t w0 = hdr_le64(p), w1 = hdr_le64(p + 8);
     const struct sip_hdr_slot *s =
         SIP_HDR_SLOT(sip_hdr_table.short_index[SIP_HDR_SHORT_HASH((w0 & mask) ^ mix)]);
-    size_t n = s->len + 2u; /* the name and ": " (slot 0: 2, which match nothing) */
-    bool same = ((((w0 | s->fold[0]) ^ s->name[0]) & hdr_care0[n < 8 ? n : 8]) |
-                 (((w1 | s->fold[1]) ^ s->name[1]) & (n > 8 ? hdr_care0[n - 8] : 0))) == 0;
+    bool same = (((w0 | s->fold[0]) ^ s->name[0]) | ((w1 | s->fold[1]) ^ s->name[1])) == 0;
 #endif
     return same ? s : NULL;
 }
+
+#if defined(SIP_SPLIT_AVX2)
+/* hdr_slot_short() for the AVX2 split: the compare as (bytes | fold) ^
+ * name, all zero (one vptest) instead of equal bytes counted by a mask. */
+SIP_SPLIT_TARGET static inline const struct sip_hdr_slot *hdr_slot_short_avx2(const char *p,
+                                                                              size_t len)
+{
+    uint64_t mask = sip_hdr_table.short_mask[len], mix = sip_hdr_table.short_mix[len];
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    uint64_t w0 = (uint64_t)_mm_cvtsi128_si64(v);
+    const struct sip_hdr_slot *s =
+        SIP_HDR_SLOT(sip_hdr_table.short_index[SIP_HDR_SHORT_HASH((w0 & mask) ^ mix)]);
+    __m128i x = _mm_xor_si128(_mm_or_si128(v, _mm_load_si128((const __m128i *)s->fold)),
+                              _mm_load_si128((const __m128i *)s->name));
+    return _mm_testz_si128(x, x) ? s : NULL;
+}
+#endif
 
 enum sip_hdr_type sip_hdr_lookup(const char *name, size_t len)
 {
@@ -692,7 +720,8 @@ static inline __attribute__((always_inline)) int split_headers_in(struct split_s
         if (__builtin_expect((unsigned char)lf[1] <= ' ', 0) && lf[1] != '\r')
             goto careful;
         /* the first colon: 16 past p when there is none in the 16 bytes */
-        unsigned name_len = (unsigned)__builtin_ctz(colon_bits16(p, st->colons) | 1u << 16);
+        /* (a 64-bit count: no widening for the address and index below) */
+        size_t name_len = (size_t)__builtin_ctzll(colon_bits16(p, st->colons) | 1ull << 16);
         const char *colon = p + name_len;
         /* a byte that is no LWS (so not the CR: the value is not empty)
          * after ": " starts the value, and no LWS ends it */
@@ -704,7 +733,12 @@ static inline __attribute__((always_inline)) int split_headers_in(struct split_s
          * line all put a byte into it that no known name holds; no colon
          * within 15 bytes or one at p finds no name. The careful tests are
          * made only when it finds none. */
+#if defined(SIP_SPLIT_AVX2)
+        const struct sip_hdr_slot *known =
+            avx2 ? hdr_slot_short_avx2(p, name_len) : hdr_slot_short(p, name_len);
+#else
         const struct sip_hdr_slot *known = hdr_slot_short(p, name_len);
+#endif
         unsigned t;
         if (__builtin_expect(known != NULL, 1)) {
             t = known->type;
@@ -767,7 +801,7 @@ static __attribute__((noinline)) int split_headers(struct split_state *st, const
 }
 
 #if defined(SIP_SPLIT_AVX2)
-__attribute__((target("avx2"))) static __attribute__((noinline)) int
+SIP_SPLIT_TARGET static __attribute__((noinline)) int
 split_headers_avx2(struct split_state *st, const char *p)
 {
     return split_headers_in(st, p, true);
@@ -840,14 +874,56 @@ __attribute__((target("ssse3"))) static const char *callid_bad_ssse3(const char 
 }
 #endif
 
+#if defined(SIP_SPLIT_AVX2)
+/* callid_bad_ssse3() 32 bytes at a time (the same tables in both lanes):
+ * a Call-ID of up to 32 bytes takes one round; a rest with fewer than 32
+ * bytes readable goes on there. */
+SIP_SPLIT_TARGET static const char *callid_bad_avx2(const char *p, const char *end,
+                                                    const char *lim)
+{
+    const __m256i lo_t = _mm256_setr_epi8(
+        0x03, 0x01, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x05, 0x13, 0x05, 0x09,
+        0x11, 0x03, 0x01, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x05, 0x13, 0x05,
+        0x09, 0x11);
+    const __m256i hi_t = _mm256_setr_epi8(
+        0x01, 0x01, 0x02, 0x04, 0x00, 0x08, 0x00, 0x10, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01, 0x01, 0x02, 0x04, 0x00, 0x08, 0x00, 0x10, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+        0x01, 0x01);
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+
+    while (p < end && lim - p >= 32) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+        __m256i c = _mm256_and_si256(_mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, low4)),
+                                     _mm256_shuffle_epi8(hi_t, hi));
+        uint32_t bad =
+            ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
+        if (end - p < 32)
+            bad &= (1u << (end - p)) - 1; /* only the bytes of the Call-ID */
+        if (bad)
+            return p + __builtin_ctz(bad);
+        p += 32;
+    }
+    if (p >= end)
+        return NULL;
+    return callid_bad_ssse3(p, end, lim);
+}
+#endif
+
 /* The first byte of a Call-ID that is no word character (RFC 3261 25.1:
  * word and "@"), or NULL. 16 bytes at a time, reading up to lim (>= the
  * end of the Call-ID, as find_byte_in()): printable ASCII other than space
  * and the eight printable non-word characters; a block with a bad byte
  * inside the Call-ID is looked at byte by byte. */
-static const char *callid_bad_byte(struct slice id, const char *lim)
+static const char *callid_bad_byte(struct slice id, const char *lim, bool avx2)
 {
-    const char *p = id.p, *end = slice_end(id);
+    const char *p = id.p, *end = msg_end(id);
+#if defined(SIP_SPLIT_AVX2)
+    if (avx2)
+        return callid_bad_avx2(p, end, lim);
+#else
+    (void)avx2;
+#endif
 #if defined(SIP_NIBBLE_SCAN)
     if (sip_cpu_has_ssse3())
         return callid_bad_ssse3(p, end, lim);
@@ -889,7 +965,7 @@ static const char *callid_bad_byte(struct slice id, const char *lim)
 static int nameaddr_parse_in(struct sip_nameaddr *na, struct slice text, const char *lim,
                              const char **reason)
 {
-    const char *next, *end = slice_end(text);
+    const char *next, *end = msg_end(text);
     int ret = sip_nameaddr_parse_at(na, text.p, end, lim, false, false, &next, reason);
     if (ret == 0 && skip_lws(next, end) != end) {
         *reason = "unexpected character after the address";
@@ -898,8 +974,9 @@ static int nameaddr_parse_in(struct sip_nameaddr *na, struct slice text, const c
     return ret;
 }
 
+/* avx2: cpu_has_avx2(), as the caller found it */
 static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_hdr *dup,
-                       struct sip_error *err)
+                       bool avx2, struct sip_error *err)
 {
     const struct sip_hdr *h;
     const char *why;
@@ -913,8 +990,8 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
         return fail(err, base, msg->data.p, "missing Via", 400);
     h = first_hdr(msg, SIP_HDR_VIA);
     const char *next;
-    const char *lim = slice_end(msg->data); /* the decoders may read up to here */
-    if (sip_via_parse_at(&msg->via, h->value.p, slice_end(h->value), lim, true, &next, &why) !=
+    const char *lim = msg_end(msg->data); /* the decoders may read up to here */
+    if (sip_via_parse_at(&msg->via, h->value.p, msg_end(h->value), lim, true, &next, &why) !=
         0)
         return fail(err, base, h->value.p, why, 400);
     msg->via_next = next;
@@ -925,7 +1002,7 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     msg->call_id = h->value;
     if (msg->call_id.len == 0)
         return fail(err, base, h->line.p, "empty Call-ID", 400);
-    const char *bad = callid_bad_byte(msg->call_id, lim);
+    const char *bad = callid_bad_byte(msg->call_id, lim, avx2);
     if (bad)
         return fail(err, base, bad, "bad Call-ID", 400);
 
@@ -988,7 +1065,7 @@ static int frame_body(struct sip_msg *msg, const char *base, const char *body, c
             return fail(err, base, body, "missing Content-Length", 400);
         msg->body = slice_make(body, (size_t)(end - body));
     }
-    msg->data = slice_make(msg->data.p, (size_t)(slice_end(msg->body) - msg->data.p));
+    msg->data = slice_make(msg->data.p, (size_t)(msg_end(msg->body) - msg->data.p));
     return 0;
 }
 
@@ -1034,8 +1111,14 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
      * header line, where the split's loop would leave its straight path
      * for it. A failure is left to the split, which meets it again there
      * (so ENOMEM comes where it came). */
-    if (lim->max_headers)
-        (void)grow_hdrs(msg, lim);
+    unsigned first_cap = lim->max_headers < HDRS_INITIAL ? lim->max_headers : HDRS_INITIAL;
+    if (first_cap) { /* grow_hdrs() of an empty array, its allocation inline */
+        struct sip_hdr *h = arena_alloc_inline(arena, first_cap * sizeof(*h));
+        if (h) {
+            msg->hdrs = h;
+            msg->hdr_cap = first_cap;
+        }
+    }
     /* the first fault is the one reported: a request-line error keeps its
      * reason and status even when a header line is bad too */
     struct sip_error header_err;
@@ -1052,8 +1135,10 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     };
     memset(st.colons, ':', sizeof(st.colons));
 #if defined(SIP_SPLIT_AVX2)
-    int sret = cpu_has_avx2() ? split_headers_avx2(&st, lf + 1) : split_headers(&st, lf + 1);
+    bool avx2 = cpu_has_avx2();
+    int sret = avx2 ? split_headers_avx2(&st, lf + 1) : split_headers(&st, lf + 1);
 #else
+    bool avx2 = false;
     int sret = split_headers(&st, lf + 1);
 #endif
     const struct sip_hdr *dup = st.dup;
@@ -1071,7 +1156,7 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     }
     if (!body)
         return fail(err, buf, end, "no empty line after the headers", 400);
-    ret = decode_keys(msg, buf, dup, err);
+    ret = decode_keys(msg, buf, dup, avx2, err);
     if (ret)
         return ret;
     msg->keys_ok = true;
@@ -1374,7 +1459,7 @@ int sip_msg_contacts(struct sip_msg *msg, const char **reason)
         return contacts_decode(msg, reason, NULL, NULL); /* it reports the fault */
     const char *lim = (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
     msg->contact_n = 0;
-    struct sip_nameaddr *na = arena_alloc(msg->arena, sizeof(*na));
+    struct sip_nameaddr *na = arena_alloc_inline(msg->arena, sizeof(*na));
     if (!na)
         return ENOMEM;
     const char *next;

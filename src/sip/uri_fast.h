@@ -166,38 +166,46 @@ uri_run_end(const char *q, const char **b, unsigned *other, const char *end, con
 static inline __attribute__((always_inline)) const char *
 uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, const bool simd)
 {
-    if (lim - s < 20 || end - s < 5 ||
+    /* no test of end here: a URI shorter than "sip:" and a host leaves p
+     * past end, where the path gives up */
+    if (lim - s < 20 ||
         (slice_load32(s) | slice_load32("\x20\x20\x20\x00")) != slice_load32("sip:"))
         return NULL;
-    /* the struct zeroed first, each field then stored as it is found:
-     * fewer values to keep until the end */
-    zero_struct(uri, sizeof(*uri));
-    /* the user run, over a few blocks if it is long */
+    /* each field is stored once, its value or absent, as it is found:
+     * no zeroing of the whole struct first (most of it is then written
+     * again), no values to keep until the end */
+    /* the user run, over a few blocks if it is long; the bytes from end
+     * on are classified as the others are: a run that reaches end has no
+     * '@' before end either way (one that goes on past a block gives up) */
     const char *u = s + 4, *h = u, *at = u;
-    unsigned d = (unsigned)__builtin_ctz(uri_other(at, end, simd));
+    unsigned d = (unsigned)__builtin_ctz(uri_other_raw(at, simd) | 0x10000u);
     if (__builtin_expect(d == 16, 0)) {
         do {
             at += 16;
             if (lim - at < 16 || at - u >= 48)
                 return NULL;
-        } while ((d = (unsigned)__builtin_ctz(uri_other(at, end, simd))) == 16);
+        } while ((d = (unsigned)__builtin_ctz(uri_other_raw(at, simd) | 0x10000u)) == 16);
     }
+    /* at is inside a block below lim; an '@' at or past end leaves the
+     * host, and p, past end */
     at += d;
-    if (__builtin_expect(at < end && *at == '@', 1)) {
+    if (__builtin_expect(*at == '@', 1)) {
         if (at == u)
             return NULL;
         uri->user = slice_make(u, (size_t)(at - u));
         h = at + 1;
+    } else {
+        zero_struct(&uri->user, sizeof(uri->user));
     }
     /* the host, as sip_scan_host_in() takes it from one block; the block's
      * mask then ends the runs after it */
     if (lim - h < 16)
         return NULL;
     unsigned ddm, dots, dashes;
-    unsigned other = ~uri_host_block(h, &ddm, &dots, &dashes, simd);
-    if (end - h < 16)
-        other |= ~0u << (end - h);
-    other |= 0x10000u;
+    /* the bytes from end on are classified as the others: a run that
+     * goes past end (rare, as a delimiter follows every URI in a message)
+     * leaves p past end, and the path gives up at the end */
+    unsigned other = ~uri_host_block(h, &ddm, &dots, &dashes, simd) | 0x10000u;
     unsigned n = (unsigned)__builtin_ctz(other);
     if (n - 1u >= 15u) /* 1 to 15 */
         return NULL;
@@ -222,7 +230,12 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
     uri->scheme = slice_make(s, 3);
     uri->scheme_id = SIP_URI_SIP;
     uri->host = slice_make(h, n);
-    uri->host_type = type;
+    /* port, host_type and lr (false until the parameters) as one word:
+     * one store where the byte order allows */
+    uint32_t port_type_lr = (uint32_t)type << 16;
+    zero_struct(&uri->password, sizeof(uri->password));
+    /* headers, opaque and the frequent parameters (found below) */
+    zero_struct(&uri->headers, sizeof(*uri) - offsetof(struct sip_uri, headers));
     const char *p = h + n, *b = h; /* b: the block whose mask 'other' is */
     if (p < end && *p == ':') {
         const char *pe = uri_run_end(p + 1, &b, &other, end, lim, simd);
@@ -259,9 +272,21 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
         if (port - 1 > 65534)
             return NULL;
         uri->port_str = slice_make(p + 1, pl);
-        uri->port = (uint16_t)port;
+        port_type_lr |= (uint32_t)port;
         p = pe;
+    } else {
+        zero_struct(&uri->port_str, sizeof(uri->port_str));
     }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    _Static_assert(offsetof(struct sip_uri, host_type) == offsetof(struct sip_uri, port) + 2 &&
+                       offsetof(struct sip_uri, lr) == offsetof(struct sip_uri, port) + 3,
+                   "port, host_type and lr are one 32-bit word");
+    memcpy((char *)uri + offsetof(struct sip_uri, port), &port_type_lr, 4);
+#else
+    uri->port = (uint16_t)port_type_lr;
+    uri->host_type = type;
+    uri->lr = false;
+#endif
     const char *params = p;
     while (p < end && *p == ';') {
         const char *q = p + 1, *ne = uri_run_end(q, &b, &other, end, lim, simd);
@@ -300,7 +325,7 @@ uri_fast(struct sip_uri *uri, const char *s, const char *end, const char *lim, c
             break;
         }
     }
-    if (p < end && *p != '>')
+    if (p > end || (p < end && *p != '>'))
         return NULL;
     uri->params = slice_make(params, (size_t)(p - params));
     uri->raw = slice_make(s, (size_t)(p - s));

@@ -1495,6 +1495,7 @@ static void check_nameaddr_fast(const char *text, size_t len, bool list)
     check_nameaddr_padded(text, len, list, 0, 0);
     check_nameaddr_padded(text, len, list, 24, 'a');
     check_nameaddr_padded(text, len, list, 24, '>');
+    check_nameaddr_padded(text, len, list, 24, '@');
 }
 
 static void test_nameaddr_fast_path(void **state)
@@ -1810,6 +1811,52 @@ static void test_call_id_bytes(void **state)
                     }
                     size_t at = (size_t)(strstr(buf, "Call-ID: ") - buf) + 9 + pos[k];
                     assert_int_equal(t.err.offset, at);
+                }
+                test_msg_free(&t);
+            }
+        }
+    }
+}
+
+/* The Call-ID as the last header line, so that the message ends 4 bytes
+ * after it, or with a body of 0 to 40 bytes after it: the 32- and 16-byte
+ * checks, and the bytes after them, near the end of the buffer; a bad byte
+ * at every place of Call-IDs of 1 to 70 bytes is reported at its offset. */
+static void test_call_id_at_message_end(void **state)
+{
+    static const char head[] = INVITE_LINE "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+                                           "From: <sip:alice@example.com>;tag=a1\r\n"
+                                           "To: <sip:bob@example.com>\r\n"
+                                           "CSeq: 1 INVITE\r\n";
+    static const char bad[] = {'#', ',', ';', '\x80', '\x01', '|'};
+    char buf[512];
+    struct test_msg t;
+    (void)state;
+    for (size_t body = 0; body <= 40; body += 8) {
+        for (size_t n = 1; n <= 70; n++) {
+            for (size_t pos = 0; pos <= n; pos++) { /* pos == n: all good */
+                int len = snprintf(buf, sizeof(buf), "%sContent-Length: %zu\r\nCall-ID: ", head,
+                                   body);
+                size_t at = (size_t)len;
+                for (size_t i = 0; i < n; i++)
+                    buf[len++] = (char)('a' + i % 26);
+                if (pos < n)
+                    buf[at + pos] = bad[(n + pos) % sizeof(bad)];
+                memcpy(buf + len, "\r\n\r\n", 4);
+                len += 4;
+                memset(buf + len, 'b', body);
+                len += (int)body;
+                int ret = test_msg_parse_n(&t, buf, (size_t)len, NULL, 0);
+                if (pos == n) {
+                    assert_int_equal(ret, 0);
+                    assert_int_equal(t.msg.call_id.len, n);
+                } else {
+                    if (ret != EBADMSG || strcmp(t.err.reason, "bad Call-ID") != 0 ||
+                        t.err.offset != at + pos) {
+                        print_error("Call-ID of %zu, bad at %zu, body %zu: ret %d reason %s\n", n,
+                                    pos, body, ret, t.err.reason ? t.err.reason : "(none)");
+                        fail();
+                    }
                 }
                 test_msg_free(&t);
             }
@@ -2669,6 +2716,7 @@ int main(void)
         cmocka_unit_test(test_nameaddr_param_fast_path),
         cmocka_unit_test(test_sanity),
         cmocka_unit_test(test_call_id_bytes),
+        cmocka_unit_test(test_call_id_at_message_end),
         cmocka_unit_test(test_line_ends_at_block_edges),
         cmocka_unit_test(test_header_names_at_message_end),
         cmocka_unit_test(test_split_fast_path_edges),

@@ -574,12 +574,16 @@ static void check_uri_fast_padded(const char *text, size_t len, size_t pad, char
     free(buf);
 }
 
-/* Short cases take the fast path only with bytes to read after them. */
+/* Short cases take the fast path only with bytes to read after them; the
+ * bytes after end are read by the classifications as any others (a run of
+ * 'a' goes on past end, an '@' or ':' there is none of the URI's). */
 static void check_uri_fast(const char *text, size_t len)
 {
     check_uri_fast_padded(text, len, 0, 0);
     check_uri_fast_padded(text, len, 24, 'a');
     check_uri_fast_padded(text, len, 24, ';');
+    check_uri_fast_padded(text, len, 24, '@');
+    check_uri_fast_padded(text, len, 24, ':');
 }
 
 static void test_uri_fast_path(void **state)
