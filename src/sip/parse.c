@@ -874,56 +874,14 @@ __attribute__((target("ssse3"))) static const char *callid_bad_ssse3(const char 
 }
 #endif
 
-#if defined(SIP_SPLIT_AVX2)
-/* callid_bad_ssse3() 32 bytes at a time (the same tables in both lanes):
- * a Call-ID of up to 32 bytes takes one round; a rest with fewer than 32
- * bytes readable goes on there. */
-SIP_SPLIT_TARGET static const char *callid_bad_avx2(const char *p, const char *end,
-                                                    const char *lim)
-{
-    const __m256i lo_t = _mm256_setr_epi8(
-        0x03, 0x01, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x05, 0x13, 0x05, 0x09,
-        0x11, 0x03, 0x01, 0x01, 0x03, 0x03, 0x01, 0x03, 0x01, 0x01, 0x01, 0x01, 0x05, 0x13, 0x05,
-        0x09, 0x11);
-    const __m256i hi_t = _mm256_setr_epi8(
-        0x01, 0x01, 0x02, 0x04, 0x00, 0x08, 0x00, 0x10, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
-        0x01, 0x01, 0x01, 0x02, 0x04, 0x00, 0x08, 0x00, 0x10, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
-        0x01, 0x01);
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
-
-    while (p < end && lim - p >= 32) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
-        __m256i c = _mm256_and_si256(_mm256_shuffle_epi8(lo_t, _mm256_and_si256(v, low4)),
-                                     _mm256_shuffle_epi8(hi_t, hi));
-        uint32_t bad =
-            ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, _mm256_setzero_si256()));
-        if (end - p < 32)
-            bad &= (1u << (end - p)) - 1; /* only the bytes of the Call-ID */
-        if (bad)
-            return p + __builtin_ctz(bad);
-        p += 32;
-    }
-    if (p >= end)
-        return NULL;
-    return callid_bad_ssse3(p, end, lim);
-}
-#endif
-
 /* The first byte of a Call-ID that is no word character (RFC 3261 25.1:
  * word and "@"), or NULL. 16 bytes at a time, reading up to lim (>= the
  * end of the Call-ID, as find_byte_in()): printable ASCII other than space
  * and the eight printable non-word characters; a block with a bad byte
  * inside the Call-ID is looked at byte by byte. */
-static const char *callid_bad_byte(struct slice id, const char *lim, bool avx2)
+static const char *callid_bad_byte(struct slice id, const char *lim)
 {
     const char *p = id.p, *end = msg_end(id);
-#if defined(SIP_SPLIT_AVX2)
-    if (avx2)
-        return callid_bad_avx2(p, end, lim);
-#else
-    (void)avx2;
-#endif
 #if defined(SIP_NIBBLE_SCAN)
     if (sip_cpu_has_ssse3())
         return callid_bad_ssse3(p, end, lim);
@@ -974,9 +932,8 @@ static int nameaddr_parse_in(struct sip_nameaddr *na, struct slice text, const c
     return ret;
 }
 
-/* avx2: cpu_has_avx2(), as the caller found it */
 static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_hdr *dup,
-                       bool avx2, struct sip_error *err)
+                       struct sip_error *err)
 {
     const struct sip_hdr *h;
     const char *why;
@@ -1002,7 +959,7 @@ static int decode_keys(struct sip_msg *msg, const char *base, const struct sip_h
     msg->call_id = h->value;
     if (msg->call_id.len == 0)
         return fail(err, base, h->line.p, "empty Call-ID", 400);
-    const char *bad = callid_bad_byte(msg->call_id, lim, avx2);
+    const char *bad = callid_bad_byte(msg->call_id, lim);
     if (bad)
         return fail(err, base, bad, "bad Call-ID", 400);
 
@@ -1135,10 +1092,8 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     };
     memset(st.colons, ':', sizeof(st.colons));
 #if defined(SIP_SPLIT_AVX2)
-    bool avx2 = cpu_has_avx2();
-    int sret = avx2 ? split_headers_avx2(&st, lf + 1) : split_headers(&st, lf + 1);
+    int sret = cpu_has_avx2() ? split_headers_avx2(&st, lf + 1) : split_headers(&st, lf + 1);
 #else
-    bool avx2 = false;
     int sret = split_headers(&st, lf + 1);
 #endif
     const struct sip_hdr *dup = st.dup;
@@ -1156,7 +1111,7 @@ static int parse_msg(struct sip_msg *msg, struct arena *arena, const char *buf, 
     }
     if (!body)
         return fail(err, buf, end, "no empty line after the headers", 400);
-    ret = decode_keys(msg, buf, dup, avx2, err);
+    ret = decode_keys(msg, buf, dup, err);
     if (ret)
         return ret;
     msg->keys_ok = true;

@@ -1819,7 +1819,7 @@ static void test_call_id_bytes(void **state)
 }
 
 /* The Call-ID as the last header line, so that the message ends 4 bytes
- * after it, or with a body of 0 to 40 bytes after it: the 32- and 16-byte
+ * after it, or with a body of 0 to 40 bytes after it: the 16-byte
  * checks, and the bytes after them, near the end of the buffer; a bad byte
  * at every place of Call-IDs of 1 to 70 bytes is reported at its offset. */
 static void test_call_id_at_message_end(void **state)
