@@ -871,48 +871,6 @@ int sip_cseq_parse(struct sip_cseq *cseq, struct slice text, const char **reason
 
 /* ---------------------------------------------------------------- digest */
 
-/*
- * The slot of a digest parameter name, or NULL for a name sipd does not
- * keep. 'exact' compares any bytes exactly (see name_ieq), so a match also
- * proves the name a token; otherwise the caller must have validated it.
- */
-static inline __attribute__((always_inline)) struct slice *digest_slot(struct sip_digest *d,
-                                                                       const char *n, size_t len)
-{
-#define DIGEST_NAME(lit, field)                                                                   \
-    if (len == sizeof(lit) - 1 && name_ieq(n, "" lit, sizeof(lit) - 1))                          \
-        return &d->field;
-    switch (len) {
-    case 2:
-        DIGEST_NAME("nc", nc)
-        break;
-    case 3:
-        DIGEST_NAME("uri", uri)
-        DIGEST_NAME("qop", qop)
-        break;
-    case 5:
-        DIGEST_NAME("realm", realm)
-        DIGEST_NAME("nonce", nonce)
-        DIGEST_NAME("stale", stale)
-        break;
-    case 6:
-        DIGEST_NAME("cnonce", cnonce)
-        DIGEST_NAME("opaque", opaque)
-        DIGEST_NAME("domain", domain)
-        break;
-    case 8:
-        DIGEST_NAME("username", username)
-        DIGEST_NAME("response", response)
-        DIGEST_NAME("userhash", userhash)
-        break;
-    case 9:
-        DIGEST_NAME("algorithm", algorithm)
-        break;
-    }
-    return NULL;
-#undef DIGEST_NAME
-}
-
 /* The first eight bytes of a name as one little-endian word, zero padded. */
 #define DIGEST_WORD(lit)                                                                           \
     ((uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[0] |                                       \
@@ -924,19 +882,23 @@ static inline __attribute__((always_inline)) struct slice *digest_slot(struct si
      (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[6] << 48 |                                 \
      (uint64_t)(unsigned char)("" lit "\0\0\0\0\0\0\0")[7] << 56)
 
-#if defined(__SSE2__)
 /*
- * digest_slot() of the len bytes at n, with at least 16 bytes readable
- * there: the name as one word, lower-cased by OR 0x20 and cut to its
- * length (shifted left: what is past the name drops out), compared with
- * each name of that length. Every known name is letters only, and only
- * the two cases of a letter OR to a lower-case letter, so a match is
- * exactly name_ieq() (and proves a token).
+ * The slot of a digest parameter name of len bytes at n (9 bytes
+ * readable there), or NULL for a name sipd does not keep: the name as one
+ * little-endian word, lower-cased by OR 0x20 and cut to its length
+ * (shifted left: what is past the name drops out), compared with each
+ * name of that length. Every known name is letters only, and only the two
+ * cases of a letter OR to a lower-case letter, so a match compares the
+ * name case-insensitively and proves it a token, whatever its bytes.
  */
 static inline __attribute__((always_inline)) struct slice *
 digest_slot_word(struct sip_digest *d, const char *n, size_t len)
 {
-    uint64_t w = slice_load64(n) | 0x2020202020202020ull;
+    uint64_t w = slice_load64(n);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    w |= 0x2020202020202020ull;
 #define DIGEST_WORD_IS(lit, field)                                                                 \
     if (w << (64 - 8 * (sizeof(lit) - 1)) == DIGEST_WORD(lit) << (64 - 8 * (sizeof(lit) - 1)))     \
         return &d->field;
@@ -971,6 +933,20 @@ digest_slot_word(struct sip_digest *d, const char *n, size_t len)
     return NULL;
 #undef DIGEST_WORD_IS
 }
+
+/* digest_slot_word() of a name with nothing readable past it (the general
+ * loop): from a zero-padded copy, so that the two paths share one list. */
+static struct slice *digest_slot(struct sip_digest *d, const char *n, size_t len)
+{
+    char tmp[16] = {0};
+
+    if (len > 9)
+        return NULL; /* no known name is longer */
+    memcpy(tmp, n, len);
+    return digest_slot_word(d, tmp, len);
+}
+
+#if defined(__SSE2__)
 
 /*
  * The parameters in the shape every client sends, from p: a known name
