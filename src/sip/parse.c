@@ -1239,6 +1239,15 @@ const struct sip_hdr *sip_msg_hdr_by_name(const struct sip_msg *msg, struct slic
     return NULL;
 }
 
+/* How far a decoder may read for the header value [p, end): the end of
+ * the message that holds it, or end for a value from elsewhere (a header
+ * added by the caller). */
+static inline const char *value_lim(const struct sip_msg *msg, const char *p, const char *end)
+{
+    const char *data_end = slice_end(msg->data);
+    return (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
+}
+
 /* Decodes every value of a list header (Via, Contact) into an arena array,
  * in one pass over the values, straight into the array: it starts with one
  * element per header line (most carry one value) and doubles when a line
@@ -1265,7 +1274,7 @@ static unsigned list_limit(size_t elem_size)
  * decoder are constants there (no loop for the limit, a direct call). */
 static inline __attribute__((always_inline)) int
 decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, const void *first,
-            const char *first_next, void *placed, void **out, unsigned *n, const char **reason,
+            const char *first_next, void **out, unsigned *n, const char **reason,
             list_decode_fn *decode)
 {
     char *arr = NULL;
@@ -1278,16 +1287,12 @@ decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, const vo
     unsigned limit = list_limit(elem_size);
     if (cap > limit)
         cap = limit;
-    /* placed: the array of one (count[t] is 1) that the caller allocated
-     * and decoded the first value into, which first_next ends */
-    arr = placed ? placed : arena_alloc(msg->arena, (size_t)cap * elem_size);
+    arr = arena_alloc_inline(msg->arena, (size_t)cap * elem_size);
     if (!arr)
         return ENOMEM;
-    const char *data_end = slice_end(msg->data);
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
         const char *p = h->value.p, *end = slice_end(h->value);
-        /* the decoders may read up to the end of the message that holds the value */
-        const char *lim = (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
+        const char *lim = value_lim(msg, p, end);
         if (p == end) {
             *reason = "empty list element";
             return EBADMSG;
@@ -1308,9 +1313,8 @@ decode_list(struct sip_msg *msg, enum sip_hdr_type t, size_t elem_size, const vo
             }
             const char *next;
             char *elem = arr + (size_t)count * elem_size;
-            if (count == 0 && (first || placed)) {
-                if (first)
-                    memcpy(elem, first, elem_size); /* the eager pass decoded it already */
+            if (count == 0 && first) {
+                memcpy(elem, first, elem_size); /* the eager pass decoded it already */
                 next = first_next;
             } else if (decode(elem, p, end, lim, &next, reason) != 0) {
                 return EBADMSG;
@@ -1350,7 +1354,7 @@ static __attribute__((noinline)) int vias_decode(struct sip_msg *msg, const char
     void *arr = NULL;
     bool top = msg->keys_ok && msg->via_next;
     int ret = decode_list(msg, SIP_HDR_VIA, sizeof(struct sip_via), top ? &msg->via : NULL,
-                          top ? msg->via_next : NULL, NULL, &arr, &msg->via_n, reason, decode_via);
+                          top ? msg->via_next : NULL, &arr, &msg->via_n, reason, decode_via);
     if (ret)
         return ret;
     msg->vias = arr;
@@ -1376,16 +1380,13 @@ int sip_msg_vias(struct sip_msg *msg, const char **reason)
     return vias_decode(msg, reason);
 }
 
-/* sip_msg_contacts() by decode_list(); placed and first_next as there.
- * Out of line: the common case, one Contact line holding one value, does
- * not come here. */
-static __attribute__((noinline)) int contacts_decode(struct sip_msg *msg, const char **reason,
-                                                     struct sip_nameaddr *placed,
-                                                     const char *first_next)
+int sip_msg_contacts(struct sip_msg *msg, const char **reason)
 {
+    if (msg->decoded & SIP_DEC_CONTACTS)
+        return 0;
     void *arr = NULL;
-    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), NULL, first_next,
-                          placed, &arr, &msg->contact_n, reason, decode_contact);
+    int ret = decode_list(msg, SIP_HDR_CONTACT, sizeof(struct sip_nameaddr), NULL, NULL, &arr,
+                          &msg->contact_n, reason, decode_contact);
     if (ret)
         return ret;
     msg->contacts = arr;
@@ -1395,35 +1396,6 @@ static __attribute__((noinline)) int contacts_decode(struct sip_msg *msg, const 
             return EBADMSG;
         }
     }
-    msg->decoded |= SIP_DEC_CONTACTS;
-    return 0;
-}
-
-int sip_msg_contacts(struct sip_msg *msg, const char **reason)
-{
-    if (msg->decoded & SIP_DEC_CONTACTS)
-        return 0;
-    unsigned first = msg->first[SIP_HDR_CONTACT];
-    if (!first || msg->count[SIP_HDR_CONTACT] != 1)
-        return contacts_decode(msg, reason, NULL, NULL);
-    /* one line: decode_list()'s array of one and its first value, here;
-     * a second value on the line goes on there */
-    const struct sip_hdr *h = &msg->hdrs[first - 1];
-    const char *p = h->value.p, *end = slice_end(h->value), *data_end = slice_end(msg->data);
-    if (p == end)
-        return contacts_decode(msg, reason, NULL, NULL); /* it reports the fault */
-    const char *lim = (data_end && p >= msg->data.p && end <= data_end) ? data_end : end;
-    msg->contact_n = 0;
-    struct sip_nameaddr *na = arena_alloc_inline(msg->arena, sizeof(*na));
-    if (!na)
-        return ENOMEM;
-    const char *next;
-    if (sip_nameaddr_parse_at(na, p, end, lim, true, true, &next, reason) != 0)
-        return EBADMSG;
-    if (next < end)
-        return contacts_decode(msg, reason, na, next);
-    msg->contacts = na;
-    msg->contact_n = 1;
     msg->decoded |= SIP_DEC_CONTACTS;
     return 0;
 }
@@ -1472,9 +1444,7 @@ static __attribute__((noinline)) int auth_decode(struct sip_msg *msg, bool proxy
 
     *has = false;
     for (const struct sip_hdr *h = sip_msg_hdr(msg, t); h; h = sip_msg_hdr_next(msg, h)) {
-        const char *end = slice_end(h->value), *data_end = slice_end(msg->data);
-        const char *lim =
-            (data_end && h->value.p >= msg->data.p && end <= data_end) ? data_end : end;
+        const char *lim = value_lim(msg, h->value.p, slice_end(h->value));
         if (sip_digest_parse_in(d, h->value, lim, reason) != 0)
             return EBADMSG;
         if (SLICE_IEQ(d->scheme, "digest")) {
